@@ -1,0 +1,95 @@
+"""A Docker Swarm on AWS, with a service on it: config -> components -> outputs."""
+
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_tls as tls
+
+from components import settings as config
+from components.firewall import Firewall, FirewallArgs
+from components.network import Network, NetworkArgs
+from components.nodes import Nodes, NodesArgs
+from components.service import Service, ServiceArgs
+from components.swarm import Swarm, SwarmArgs
+
+# Validate everything before anything is created; then cap azCount by the region.
+cfg = config.load()
+zones = aws.get_availability_zones(state="available").names
+if len(zones) < cfg.az_count:
+    cfg = config.load(available_azs=len(zones))
+zones = sorted(zones)[: cfg.az_count]
+
+cluster = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+tags = {"swarm-cluster": cluster, "managed-by": "pulumi"}
+
+if cfg.ssh_public_key:
+    public_key: pulumi.Input[str] = cfg.ssh_public_key
+    private_key = cfg.ssh_private_key  # None: the deployer's SSH agent
+else:
+    generated = tls.PrivateKey("ssh-key", algorithm="ED25519")
+    public_key = generated.public_key_openssh
+    private_key = pulumi.Output.secret(generated.private_key_openssh)
+    pulumi.export("privateKey", private_key)
+
+net = Network("net", NetworkArgs(cidr=cfg.vpc_cidr, zones=zones, tags=tags))
+fw = Firewall(
+    "fw",
+    FirewallArgs(
+        vpc_id=net.vpc_id,
+        ssh_cidrs=cfg.ssh_allowed_cidrs,
+        app_cidrs=cfg.app_allowed_cidrs,
+        app_port=cfg.service_published_port,
+        tags=tags,
+    ),
+)
+nodes = Nodes(
+    "swarm",
+    NodesArgs(
+        managers=cfg.manager_count,
+        workers=cfg.worker_count,
+        instance_type=cfg.instance_type,
+        root_volume_gb=cfg.root_volume_gb,
+        subnet_ids=net.subnet_ids,
+        zones=zones,
+        security_group_id=fw.group_id,
+        public_key=public_key,
+        login_user=cfg.ssh_user,
+        tags=tags,
+    ),
+)
+swarm = Swarm("boot", SwarmArgs(nodes=nodes.nodes, user=cfg.ssh_user, private_key=private_key))
+ssh_dir = Path(__file__).resolve().parent / ".ssh" / pulumi.get_stack()
+app = Service(
+    "app",
+    ServiceArgs(
+        manager=swarm.manager,
+        nodes=nodes.nodes,
+        user=cfg.ssh_user,
+        private_key=private_key,
+        key_file=str(ssh_dir / "id"),
+        known_hosts_file=str(ssh_dir / "known_hosts"),
+        after=[*swarm.joins, *swarm.members],
+        service_name=cfg.service_name,
+        image=cfg.service_image,
+        replicas=cfg.service_replicas,
+        published_port=cfg.service_published_port,
+        target_port=cfg.service_target_port,
+        smoke_mode=cfg.smoke_test_mode,
+        probe_image=cfg.smoke_probe_image,
+    ),
+)
+
+pulumi.export("vpcId", net.vpc_id)
+pulumi.export(
+    "nodes",
+    [
+        {"name": n.name, "role": n.role, "az": n.az, "publicIp": n.public_ip, "privateIp": n.private_ip}
+        for n in nodes.nodes
+    ],
+)
+pulumi.export("managerPublicIp", swarm.manager.public_ip)
+pulumi.export("sshCommand", pulumi.Output.concat("ssh ", cfg.ssh_user, "@", swarm.manager.public_ip))
+pulumi.export("swarmId", swarm.swarm_id)
+pulumi.export("serviceUrls", app.urls)
+pulumi.export("smokeTest", app.smoke_result)

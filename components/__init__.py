@@ -1,0 +1,1 @@
+"""ComponentResources of the swarm stack; see ../shared architecture notes in README."""

@@ -1,0 +1,82 @@
+"""Network: a VPC with one public subnet per availability zone."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import SUBNET_EXTRA_BITS
+
+
+def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:
+    """The first `count` subnets of `vpc_cidr`, each SUBNET_EXTRA_BITS bits smaller.
+
+    Pure and deterministic: the same VPC and count always give the same subnets,
+    so adding an AZ later appends a subnet instead of renumbering the others.
+    """
+    vpc = ipaddress.ip_network(vpc_cidr, strict=True)
+    slots = 2**SUBNET_EXTRA_BITS
+    if not 1 <= count <= slots:
+        raise ValueError(f"count must be 1..{slots}, got {count}")
+    carved = vpc.subnets(prefixlen_diff=SUBNET_EXTRA_BITS)
+    return [str(next(carved)) for _ in range(count)]
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    cidr: str
+    zones: list[str]  # one public subnet per zone, in this order
+    tags: dict[str, str]
+
+
+class Network(pulumi.ComponentResource):
+    """VPC, public subnets, internet gateway and the default route."""
+
+    vpc_id: pulumi.Output[str]
+    subnet_ids: list[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("swarm:aws:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags={**args.tags, "Name": f"{name}-vpc"},
+            opts=child,
+        )
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags={**args.tags, "Name": f"{name}-igw"}, opts=child
+        )
+        routes = aws.ec2.RouteTable(
+            f"{name}-public",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+            tags={**args.tags, "Name": f"{name}-public"},
+            opts=child,
+        )
+        self.subnet_ids = []
+        for zone, cidr in zip(args.zones, subnet_cidrs(args.cidr, len(args.zones)), strict=True):
+            subnet = aws.ec2.Subnet(
+                f"{name}-{zone}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=zone,
+                # Nodes need public addresses: the deployer reaches them over SSH
+                # and users reach the service on every node (routing mesh).
+                map_public_ip_on_launch=True,
+                tags={**args.tags, "Name": f"{name}-{zone}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+            )
+            self.subnet_ids.append(subnet.id)
+
+        self.vpc_id = vpc.id
+        self.register_outputs({"vpcId": vpc.id, "subnetIds": self.subnet_ids})

@@ -1,0 +1,133 @@
+"""Nodes: the EC2 instances of the swarm, their key pair and user data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.userdata import render_user_data
+
+# Canonical's account: the only owner whose Ubuntu images we accept.
+CANONICAL = "099720109477"
+UBUNTU_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Where one node goes. Pure data, computed before any resource exists."""
+
+    name: str
+    role: str  # manager | worker
+    index: int  # position among all nodes
+    zone_index: int
+
+
+def plan_nodes(prefix: str, managers: int, workers: int, zones: int) -> list[NodeSpec]:
+    """Managers first, then workers, dealt round-robin over the zones.
+
+    Managers take consecutive zones, so a 3-manager cluster survives a zone's loss.
+    Names are stable: worker-2 stays worker-2 when worker-3 is added or removed.
+    """
+    specs = [NodeSpec(f"{prefix}-manager-{i + 1}", "manager", i, i % zones) for i in range(managers)]
+    specs += [
+        NodeSpec(f"{prefix}-worker-{i + 1}", "worker", managers + i, (managers + i) % zones)
+        for i in range(workers)
+    ]
+    return specs
+
+
+def ami_architecture(supported: list[str]) -> str:
+    """Ubuntu's name for the CPU architecture of an instance type."""
+    return "arm64" if "arm64" in supported and "x86_64" not in supported else "amd64"
+
+
+@dataclass(frozen=True)
+class Node:
+    """What the rest of the program needs to know about one node."""
+
+    name: str
+    short: str  # "manager-1", "worker-2": unique within the cluster
+    role: str
+    az: str
+    instance_id: pulumi.Output[str]
+    public_ip: pulumi.Output[str]
+    private_ip: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class NodesArgs:
+    managers: int
+    workers: int
+    instance_type: str
+    root_volume_gb: int
+    subnet_ids: list[pulumi.Output[str]]
+    zones: list[str]
+    security_group_id: pulumi.Input[str]
+    public_key: pulumi.Input[str]
+    login_user: str
+    tags: dict[str, str]
+
+
+class Nodes(pulumi.ComponentResource):
+    """All instances, spread round-robin over the subnets."""
+
+    nodes: list[Node]
+
+    def __init__(self, name: str, args: NodesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("swarm:aws:Nodes", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        arch = ami_architecture(
+            aws.ec2.get_instance_type(instance_type=args.instance_type).supported_architectures
+        )
+        ami = aws.ec2.get_ami(
+            owners=[CANONICAL],
+            most_recent=True,
+            filters=[
+                aws.ec2.GetAmiFilterArgs(name="name", values=[UBUNTU_NAME.format(arch=arch)]),
+                aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
+            ],
+        )
+        key = aws.ec2.KeyPair(f"{name}-key", public_key=args.public_key, tags=args.tags, opts=child)
+
+        self.nodes = []
+        for spec in plan_nodes(name, args.managers, args.workers, len(args.zones)):
+            instance = aws.ec2.Instance(
+                spec.name,
+                ami=ami.id,
+                instance_type=args.instance_type,
+                subnet_id=args.subnet_ids[spec.zone_index],
+                vpc_security_group_ids=[args.security_group_id],
+                key_name=key.key_name,
+                user_data=render_user_data(spec.name, args.login_user),
+                metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+                    http_endpoint="enabled",
+                    http_tokens="required",  # IMDSv2 only
+                    # 1 hop: containers behind Docker's bridge cannot reach the metadata service.
+                    http_put_response_hop_limit=1,
+                ),
+                root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
+                    volume_type="gp3", volume_size=args.root_volume_gb, encrypted=True
+                ),
+                tags={**args.tags, "Name": spec.name, "swarm-role": spec.role},
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    # A newer AMI or edited user data applies to new nodes only: replacing a
+                    # running swarm node would drop its tasks and, for a manager, Raft state.
+                    pulumi.ResourceOptions(ignore_changes=["ami", "userData"]),
+                ),
+            )
+            self.nodes.append(
+                Node(
+                    name=spec.name,
+                    short=spec.name.removeprefix(name + "-"),
+                    role=spec.role,
+                    az=args.zones[spec.zone_index],
+                    instance_id=instance.id,
+                    public_ip=instance.public_ip,
+                    private_ip=instance.private_ip,
+                )
+            )
+        self.register_outputs({"nodeNames": [n.name for n in self.nodes]})

@@ -1,0 +1,154 @@
+"""Service: the application on the swarm, deployed with pulumi-docker over SSH,
+then checked end to end by a smoke test on the manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+from pulumi_command import local, remote
+
+from components.commands import render
+from components.nodes import Node
+
+
+@dataclass(frozen=True)
+class ServiceArgs:
+    manager: Node
+    nodes: list[Node]
+    user: str
+    private_key: pulumi.Input[str] | None  # None: the deployer's SSH agent
+    key_file: str  # where the docker provider's ssh client finds private_key
+    known_hosts_file: str
+    after: list[pulumi.Resource]  # every join and label: the service needs the whole cluster
+    service_name: str
+    image: str
+    replicas: int
+    published_port: int
+    target_port: int
+    smoke_mode: str
+    probe_image: str
+
+
+def ssh_options(key_file: str | None, known_hosts_file: str) -> list[str]:
+    """Options for the ssh client the docker provider runs. Pure."""
+    opts = [
+        "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=15",
+        # Trust on first use, then pinned in a per-stack file: a changed host key
+        # (another machine behind the same IP) makes the connection fail.
+        "-o", "StrictHostKeyChecking=accept-new",
+        "-o", f"UserKnownHostsFile={known_hosts_file}",
+    ]  # fmt: skip
+    if key_file:
+        opts += ["-o", "IdentitiesOnly=yes", "-i", key_file]
+    return opts
+
+
+class Service(pulumi.ComponentResource):
+    """docker provider (ssh://manager), overlay network, service, smoke test."""
+
+    urls: pulumi.Output[list[str]]
+    smoke_result: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("swarm:docker:Service", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        mgr = args.manager
+
+        provider_after: list[pulumi.Resource] = list(args.after)
+        key_file = None
+        if args.private_key is not None:
+            key_file = args.key_file
+            provider_after.append(
+                local.Command(
+                    f"{name}-keyfile",
+                    create=render("local-keyfile.sh", {"KEY_FILE": key_file, "ACTION": "write"}),
+                    delete=render("local-keyfile.sh", {"KEY_FILE": key_file, "ACTION": "remove"}),
+                    stdin=args.private_key,
+                    opts=child,
+                )
+            )
+
+        provider = docker.Provider(
+            f"{name}-docker",
+            host=pulumi.Output.concat("ssh://", args.user, "@", mgr.public_ip),
+            ssh_opts=ssh_options(key_file, args.known_hosts_file),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=provider_after),
+        )
+        on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=args.after)
+
+        network = docker.Network(
+            f"{name}-net",
+            name=f"{args.service_name}-net",
+            driver="overlay",
+            attachable=True,  # lets the smoke test's probe container join it
+            opts=on_swarm,
+        )
+        service = docker.Service(
+            f"{name}-service",
+            name=args.service_name,
+            task_spec=docker.ServiceTaskSpecArgs(
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(image=args.image),
+                networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(name=network.id)],
+                # One replica per zone before two in any zone.
+                placement=docker.ServiceTaskSpecPlacementArgs(prefs=["spread=node.labels.az"]),
+                restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(
+                    condition="any", delay="5s", window="60s"
+                ),
+            ),
+            mode=docker.ServiceModeArgs(
+                replicated=docker.ServiceModeReplicatedArgs(replicas=args.replicas)
+            ),
+            endpoint_spec=docker.ServiceEndpointSpecArgs(
+                ports=[
+                    docker.ServiceEndpointSpecPortArgs(
+                        target_port=args.target_port,
+                        published_port=args.published_port,
+                        publish_mode="ingress",  # the routing mesh: every node answers
+                        protocol="tcp",
+                    )
+                ]
+            ),
+            # Start the new task before stopping the old one; roll back on failure.
+            update_config=docker.ServiceUpdateConfigArgs(
+                parallelism=1, delay="10s", order="start-first", failure_action="rollback", monitor="30s"
+            ),
+            rollback_config=docker.ServiceRollbackConfigArgs(
+                parallelism=1, delay="5s", order="stop-first", failure_action="pause", monitor="30s"
+            ),
+            # `pulumi up` returns only once the replicas run (or fails after the timeout).
+            converge_config=docker.ServiceConvergeConfigArgs(delay="5s", timeout="5m"),
+            opts=on_swarm,
+        )
+
+        addrs = pulumi.Output.all(*[n.private_ip for n in args.nodes]).apply(" ".join)
+        smoke = remote.Command(
+            f"{name}-smoke",
+            connection=remote.ConnectionArgs(host=mgr.public_ip, user=args.user, private_key=args.private_key),
+            create=addrs.apply(
+                lambda a: render(
+                    "swarm-smoke.sh",
+                    {
+                        "SERVICE": args.service_name,
+                        "REPLICAS": args.replicas,
+                        "PUBLISHED_PORT": args.published_port,
+                        "TARGET_PORT": args.target_port,
+                        "NODE_ADDRS": a,
+                        "MODE": args.smoke_mode,
+                        "NETWORK": f"{args.service_name}-net",
+                        "PROBE_IMAGE": args.probe_image,
+                        "TIMEOUT": 300,
+                    },
+                )
+            ),
+            # Check again whenever the service or the node set changes.
+            triggers=[service.id, args.image, args.replicas, addrs],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+        )
+        self.smoke_result = smoke.stdout
+        self.urls = pulumi.Output.all(*[n.public_ip for n in args.nodes]).apply(
+            lambda ips: [f"http://{ip}:{args.published_port}" for ip in ips]
+        )
+        self.register_outputs({"serviceUrls": self.urls, "smoke": smoke.stdout})

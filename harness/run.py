@@ -1,0 +1,197 @@
+"""Run __main__.py under the mock runtime with a recording monitor."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import runpy
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pmocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+PROJECT = "docker-swarm"
+SECRET_SIG = rpc._special_secret_sig  # "1b47061264138c4ac30d75fd1eb44270"
+SIG_KEY = rpc._special_sig_key
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
+
+
+def unwrap(value: Any) -> Any:
+    """The value with every secret wrapper removed (for assertions that need the plain value)."""
+    if is_secret(value):
+        return unwrap(value["value"])
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def secret(value: Any) -> dict[str, Any]:
+    """Wrap a mock output so the SDK treats it as secret."""
+    return {SIG_KEY: SECRET_SIG, "value": value}
+
+
+@dataclass
+class Registration:
+    """One RegisterResource call, as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    inputs: dict[str, Any]  # secrets still wrapped
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    additional_secret_outputs: list[str]
+    ignore_changes: list[str]
+    provider: str
+    custom_timeouts: dict[str, str]
+    delete_before_replace: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+
+class RecordingMonitor(pmocks.MockMonitor):
+    """MockMonitor that keeps every registration with its dependencies and options."""
+
+    def __init__(self, mocks: pmocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.by_urn: dict[str, Registration] = {}
+        self._lock = threading.Lock()
+        self.current: threading.local = threading.local()
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC name)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        timeouts = request.customTimeouts
+        reg = Registration(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent,
+            inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+            dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            ignore_changes=list(request.ignoreChanges),
+            provider=request.provider,
+            custom_timeouts={
+                k: getattr(timeouts, k) for k in ("create", "update", "delete") if getattr(timeouts, k, "")
+            },
+            delete_before_replace=bool(request.deleteBeforeReplace),
+        )
+        # The mock may want the full registration (dependencies, options), not just MockResourceArgs.
+        self.current.registration = reg
+        try:
+            response = super().RegisterResource(request)
+        finally:
+            self.current.registration = None
+        reg.id = response.id
+        reg.outputs = self.resources[urn].state if urn in self.resources else {}
+        with self._lock:
+            self.registrations.append(reg)
+            self.by_urn[urn] = reg
+        return response
+
+
+@dataclass
+class Run:
+    registrations: list[Registration]
+    exports: dict[str, Any]  # resolved values
+    secret_exports: set[str]
+    logs: list[str]
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.registrations if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    @property
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.registrations}
+
+
+def run_program(
+    mocks: pmocks.Mocks,
+    config: Mapping[str, Any],
+    *,
+    stack: str = "dev",
+    secret_keys: tuple[str, ...] = (),
+    preview: bool = False,
+    workers: int = 64,
+    monitor: RecordingMonitor | None = None,
+) -> Run:
+    """Run the program once. CONFIG keys are given without the project prefix,
+    except those with a namespace of their own ("aws:region")."""
+    import logging
+
+    full = {(k if ":" in k else f"{PROJECT}:{k}"): (v if isinstance(v, str) else _json(v)) for k, v in config.items()}
+    set_all_config(full, [k if ":" in k else f"{PROJECT}:{k}" for k in secret_keys])
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    # The SDK sends registrations through the loop's default executor; a mock that
+    # blocks (the lab runs commands over SSH) would otherwise cap parallelism at 6.
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+    loop.set_default_executor(executor)
+
+    logs: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logs.append(record.getMessage())
+
+    logger = logging.getLogger(f"mockrun-{id(logs)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(Collect())
+
+    mon = monitor or RecordingMonitor(mocks)
+    settings.ROOT.set(None)
+    pmocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=mon)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+        root = settings.get_root_resource()
+        outputs: dict[str, Any] = dict(root.outputs) if root is not None else {}
+        exports: dict[str, Any] = {}
+        secret_exports: set[str] = set()
+        for key, value in outputs.items():
+            out = pulumi.Output.from_input(value)
+            exports[key] = _sync_await(out.future())
+            if _sync_await(out.is_secret()):
+                secret_exports.add(key)
+    finally:
+        executor.shutdown(wait=False)
+        loop.close()
+        asyncio.set_event_loop(None)
+    return Run(mon.registrations, exports, secret_exports, logs)
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)

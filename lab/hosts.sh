@@ -1,0 +1,490 @@
+#!/bin/bash
+# lab/hosts.sh - N lab "hosts" on this Linux machine, each a small Linux box with its
+# own network stack, hostname, dockerd and sshd, on a private bridge with no uplink.
+#
+# Host K is swl-nK: a network namespace plus a private mount + UTS namespace held
+# open by a pause process.  Inside, /run, /var/lib/docker, /etc/docker,
+# /etc/resolv.conf, /etc/hosts and /etc/hostname are bind-mounted per host, so dockerd
+# and sshd run with their default paths, like on a real machine.
+#   address      10.77.0.(10+K)/24 on bridge swl-br0 (10.77.0.1/24, no uplink, no route out)
+#   docker       from the root namespace: unix:///run/swl-nK/docker.sock
+#   ssh          root@10.77.0.(10+K):22, key only, AuthorizedKeysFile $LAB_STATE/swl-nK/authorized_keys
+#                (starts empty: append the public key you log in with)
+#   cloud-init   not run; `cloud-init status` reports "disabled" (see cloudinit_marker)
+#   registry     Debian docker-registry on 10.77.0.1:5000 (insecure, listed in each daemon.json)
+#
+# Usage: hosts.sh install | up [N] | image | status | down
+#                 | kill-daemon K dockerd|sshd [SIGNAL] | start-daemon K dockerd|sshd
+# Env:   LAB_STATE  state directory (default /tmp/swarmlab-state)
+# Every process is stopped by its PID, never by name.  Needs root.
+set -euo pipefail
+
+STATE=${LAB_STATE:-/tmp/swarmlab-state}
+BR=swl-br0
+NET=10.77.0
+GW=$NET.1
+REGISTRY=$GW:5000
+IMAGE=$REGISTRY/testapp:lab
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+PKGS=(docker.io containerd runc iptables tini openssh-server busybox-static curl
+      docker-registry cloud-init shellcheck iproute2)
+MAX_HOSTS=99
+T0=${EPOCHREALTIME/./}
+
+# ---------------------------------------------------------------- helpers
+step() {  # one line, prefixed with the seconds since the command started
+  local us=$(( ${EPOCHREALTIME/./} - T0 ))
+  printf '[%3d.%01ds] %s\n' $((us / 1000000)) $((us / 100000 % 10)) "$*"
+}
+die()  { echo "hosts.sh: $*" >&2; exit 1; }
+name() { echo "swl-n$1"; }
+ipof() { echo "$NET.$((10 + $1))"; }
+hdir() { echo "$STATE/swl-n$1"; }          # per-host state: config, pid files, logs, docker data
+rdir() { echo "/run/swl-n$1"; }            # per-host /run (docker.sock lives here)
+dk()   { local k=$1; shift; docker -H "unix://$(rdir "$k")/docker.sock" "$@"; }
+
+check_k() {
+  if ! [[ $1 =~ ^[1-9][0-9]*$ ]] || [ "$1" -gt $MAX_HOSTS ]; then die "bad host number '$1' (1..$MAX_HOSTS)"; fi
+}
+
+# alive PID COMM: PID runs and is the program we started (guards against PID reuse)
+alive() {
+  [ -n "$1" ] && [ -r "/proc/$1/comm" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
+}
+pidfile_pid() { cat "$1" 2>/dev/null || true; }
+comm_of() { case $1 in pause) echo sleep ;; registry) echo docker-registry ;; *) echo "$1" ;; esac; }
+
+# wait_gone SECONDS PID...: wait until none of the PIDs exists
+wait_gone() {
+  local tries=$(( $1 * 10 )) p left; shift
+  while [ "$tries" -gt 0 ]; do
+    left=0
+    for p in "$@"; do [ -e "/proc/$p" ] && left=1; done
+    [ $left = 0 ] && return 0
+    sleep 0.1; tries=$((tries - 1))
+  done
+  return 1
+}
+
+# the host numbers that exist in any form (state dir, /run dir, netns, veth)
+known_hosts() {
+  local f
+  {
+    for f in "$STATE"/swl-n* /run/swl-n* /run/netns/swl-n*; do [ -e "$f" ] && echo "${f##*/swl-n}"; done
+    ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: veth-swl-n\([0-9]*\)[@:].*/\1/p'
+  } | grep -E '^[0-9]+$' | sort -nu
+}
+
+check_state_dir() {
+  case $STATE in
+    /*) ;;
+    *) die "LAB_STATE must be an absolute path" ;;
+  esac
+  # inside a host these are replaced by per-host mounts, so sshd would not see the state there
+  case $STATE/ in
+    /run/*|/var/run/*|/var/lib/docker/*|/etc/*|/proc/*|/sys/*|/dev/*)
+      die "LAB_STATE=$STATE lies under a path that is private to each host" ;;
+  esac
+}
+
+check_tools() {
+  local t
+  for t in dockerd docker sshd ssh-keygen docker-registry nsenter unshare setsid ip curl cloud-init; do
+    command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || die "$t missing: run '$0 install'"
+  done
+  [ -x /bin/busybox ] || die "/bin/busybox missing: run '$0 install'"
+}
+
+# A dockerd in the root network namespace sets the FORWARD policy to DROP, which
+# blocks traffic across the bridge.  Refuse to run next to one.
+check_no_root_dockerd() {
+  local me p
+  me=$(readlink /proc/$$/ns/net)
+  for p in $(pgrep -x dockerd || true); do
+    if [ "$(readlink "/proc/$p/ns/net" 2>/dev/null)" = "$me" ]; then
+      die "a dockerd (pid $p) runs in the root network namespace; its iptables rules (FORWARD DROP)
+block the lab bridge.  Stop it first, e.g.:  systemctl stop docker.service docker.socket
+(or: kill -TERM $p), then reset the policy:  iptables -P FORWARD ACCEPT"
+    fi
+  done
+  if [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo 0)" = 1 ] &&
+     iptables -S FORWARD 2>/dev/null | grep -qx -- '-P FORWARD DROP'; then
+    echo "hosts.sh: warning: root iptables FORWARD policy is DROP and bridged traffic is filtered;" \
+         "hosts may not reach each other (iptables -P FORWARD ACCEPT)" >&2
+  fi
+}
+
+# ---------------------------------------------------------------- install
+install() {
+  local p st missing=() prc=/usr/sbin/policy-rc.d saved="" made=0 rc=0 updated=0
+  for p in "${PKGS[@]}"; do
+    st=$(dpkg-query -W -f '${Status}' "$p" 2>/dev/null || true)
+    [ "$st" = "install ok installed" ] || missing+=("$p")
+  done
+  if [ ${#missing[@]} = 0 ]; then step "install: all ${#PKGS[@]} packages present"; return 0; fi
+  # A policy-rc.d that exits 101 keeps apt from starting dockerd, sshd or the registry
+  # in the root namespace (a root dockerd's FORWARD DROP would block the bridge).
+  if [ -e $prc ]; then
+    rc=0; $prc docker.service start >/dev/null 2>&1 || rc=$?
+    if [ $rc != 101 ]; then saved=$prc.swl-saved; mv $prc "$saved"; fi
+  fi
+  if [ ! -e $prc ]; then printf '#!/bin/sh\nexit 101\n' > $prc; chmod 755 $prc; made=1; fi
+  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+    apt-get update -qq; updated=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  rc=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  if [ $rc != 0 ] && [ $updated = 0 ]; then   # stale lists: update once, try again
+    apt-get update -qq && { rc=0; apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?; }
+  fi
+  if [ $made = 1 ]; then rm -f $prc; fi
+  if [ -n "$saved" ]; then mv "$saved" $prc; fi
+  [ $rc = 0 ] || die "apt-get install failed (rc $rc)"
+  step "install: ${missing[*]}"
+}
+
+# ---------------------------------------------------------------- bridge, registry
+bridge_up() {
+  if ! ip link show $BR >/dev/null 2>&1; then
+    ip link add $BR type bridge
+    ip addr add "$GW/24" dev $BR
+  fi
+  ip link set $BR up
+}
+
+registry_up() {
+  local pid yml=$STATE/registry.yml i
+  pid=$(pidfile_pid "$STATE/registry.pid")
+  alive "$pid" docker-registry && return 0
+  mkdir -p "$STATE/registry" "$STATE/log"
+  cat > "$yml" <<EOF
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $STATE/registry}, delete: {enabled: true}}
+http: {addr: "$REGISTRY"}
+EOF
+  setsid env -i PATH=$CLEAN_PATH docker-registry serve "$yml" </dev/null >>"$STATE/log/registry.log" 2>&1 &
+  echo $! > "$STATE/registry.pid"
+  for i in $(seq 100); do
+    curl -sf --noproxy '*' -o /dev/null "http://$REGISTRY/v2/" && return 0
+    [ "$i" = 100 ] || sleep 0.05
+  done
+  die "registry did not answer on $REGISTRY: $(tail -3 "$STATE/log/registry.log")"
+}
+
+# ---------------------------------------------------------------- one host
+# cloud-init is installed on the hosts but never runs.  `cloud-init status` then
+# reports "not run" and `--wait` loops for ever.  Give each host, in its private
+# /run, what a systemd boot whose cloud-init generator found nothing to do leaves:
+# /run/systemd/system and /run/cloud-init/disabled.  status then says "disabled"
+# (boot_status_code disabled-by-generator) and exits 0, without touching /etc/cloud.
+cloudinit_marker() {
+  local r; r=$(rdir "$1")
+  mkdir -p "$r/systemd/system" "$r/cloud-init"
+  : > "$r/cloud-init/disabled"
+}
+
+write_host_files() {
+  local k=$1 n h r ip
+  n=$(name "$k"); h=$(hdir "$k"); r=$(rdir "$k"); ip=$(ipof "$k")
+  mkdir -p "$h/lib-docker" "$h/etc-docker" "$h/log" "$r/sshd"
+  chmod 700 "$h"; chmod 755 "$r" "$r/sshd"
+  [ -e "$h/authorized_keys" ] || { : > "$h/authorized_keys"; chmod 600 "$h/authorized_keys"; }
+  # resolver = the host's own loopback: name look-ups fail at once and nothing leaves
+  echo "nameserver 127.0.0.1" > "$h/resolv.conf"
+  printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n' "$ip" "$n" > "$h/hosts"
+  echo "$n" > "$h/hostname"
+  [ -e "$h/etc-docker/daemon.json" ] || cat > "$h/etc-docker/daemon.json" <<EOF
+{
+  "dns": ["$GW"],
+  "insecure-registries": ["$REGISTRY"],
+  "cgroup-parent": "/$n",
+  "exec-opts": ["native.cgroupdriver=cgroupfs"]
+}
+EOF
+  [ -e "$h/ssh_host_ed25519_key" ] ||
+    ssh-keygen -q -t ed25519 -N '' -C "root@$n" -f "$h/ssh_host_ed25519_key"
+  # Ubuntu's default sshd_config in effect (key-only root, AcceptEnv LANG LC_*), plus
+  # this host's key, pid file and authorized_keys.  PAM is off: there is no login
+  # stack in a namespace; StrictModes is off because $STATE sits under /tmp.
+  cat > "$h/sshd_config" <<EOF
+# $n
+Port 22
+HostKey $h/ssh_host_ed25519_key
+PidFile /run/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+AuthorizedKeysFile $h/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+X11Forwarding no
+PrintMotd no
+AcceptEnv LANG LC_*
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+  cloudinit_marker "$k"
+}
+
+# start the pause process that holds host K's namespaces; returns at once
+host_start() {
+  local k=$1 n h r ip
+  n=$(name "$k"); h=$(hdir "$k"); r=$(rdir "$k"); ip=$(ipof "$k")
+  rm -f "$h/pause.pid"
+  ip netns add "$n"
+  ip link add "veth-$n" type veth peer name eth0 netns "$n"
+  ip link set "veth-$n" master $BR up
+  ip -n "$n" addr add "$ip/24" dev eth0
+  ip -n "$n" link set lo up
+  ip -n "$n" link set eth0 up
+  # nsenter (net) -> unshare (mount, uts) -> sh -> sleep: all exec, one PID
+  # shellcheck disable=SC2016  # $1.. expand in the inner sh
+  setsid nsenter --net="/run/netns/$n" -- unshare --mount --uts --propagation private -- sh -c '
+    set -e
+    hostname "$1"
+    mount --bind "$2" /run
+    mount --bind "$3/lib-docker" /var/lib/docker
+    mount --bind "$3/etc-docker" /etc/docker
+    mount --bind "$3/resolv.conf" /etc/resolv.conf
+    mount --bind "$3/hosts" /etc/hosts
+    mount --bind "$3/hostname" /etc/hostname
+    cd /
+    echo $$ > "$3/pause.pid.new"; mv "$3/pause.pid.new" "$3/pause.pid"
+    exec sleep infinity' sh "$n" "$r" "$h" </dev/null >"$h/log/pause.log" 2>&1 &
+}
+
+# daemon_start K dockerd|sshd: start it inside host K (pause must be up); returns at once
+daemon_start() {
+  local k=$1 d=$2 h r pp
+  h=$(hdir "$k"); r=$(rdir "$k"); pp=$(pidfile_pid "$h/pause.pid")
+  alive "$pp" sleep || die "$(name "$k") is not up"
+  case $d in
+    dockerd)
+      rm -f "$r/docker.pid"
+      setsid nsenter -t "$pp" -m -n -u -r -w -- env -i PATH=$CLEAN_PATH \
+        dockerd </dev/null >>"$h/log/dockerd.log" 2>&1 & ;;
+    sshd)
+      rm -f "$r/sshd.pid"
+      setsid nsenter -t "$pp" -m -n -u -r -w -- env -i PATH=$CLEAN_PATH \
+        /usr/sbin/sshd -D -f "$h/sshd_config" -E "$h/log/sshd.log" </dev/null >/dev/null 2>&1 & ;;
+    *) die "daemon must be dockerd or sshd" ;;
+  esac
+  echo $! > "$h/$d.pid"
+}
+
+ssh_banner() {  # ssh_banner IP: prints the server's identification line
+  # shellcheck disable=SC2016  # expands in the inner bash
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/22" && IFS= read -r -t 2 l <&3 && echo "$l"' _ "$1" 2>/dev/null || true
+}
+
+daemon_ready() {  # daemon_ready K dockerd|sshd
+  case $2 in
+    dockerd) dk "$1" version --format '{{.Server.Version}}' >/dev/null 2>&1 ;;
+    sshd)    [[ $(ssh_banner "$(ipof "$1")") == SSH-2.0-* ]] ;;
+  esac
+}
+
+# wait_ready SECONDS "K:daemon"...: until every daemon answers (or one died)
+wait_ready() {
+  local tries=$(( $1 * 10 )) item k d pid pending; shift
+  while :; do
+    pending=()
+    for item in "$@"; do
+      k=${item%%:*}; d=${item#*:}
+      daemon_ready "$k" "$d" && continue
+      pid=$(pidfile_pid "$(hdir "$k")/$d.pid")
+      [ -e "/proc/$pid" ] || die "$d on $(name "$k") exited: $(tail -3 "$(hdir "$k")/log/$d.log" 2>/dev/null)"
+      pending+=("$item")
+    done
+    [ ${#pending[@]} = 0 ] && return 0
+    tries=$((tries - 1))
+    [ $tries -gt 0 ] || die "not ready after timeout: ${pending[*]}"
+    sleep 0.1
+    set -- "${pending[@]}"
+  done
+}
+
+# kill every process that belongs to host K, except its pause: processes in its mount
+# or network namespace (daemons, shims, ssh sessions) and in its cgroups (containers)
+kill_leftovers() {
+  local k=$1 n pp mns nns q pids=()
+  n=$(name "$k"); pp=$(pidfile_pid "$(hdir "$k")/pause.pid")
+  mns=""; nns=""
+  if alive "$pp" sleep; then
+    mns=$(readlink "/proc/$pp/ns/mnt" 2>/dev/null || true)
+    nns=$(readlink "/proc/$pp/ns/net" 2>/dev/null || true)
+  fi
+  if [ -n "$mns" ] && [ -n "$nns" ]; then
+    for q in /proc/[0-9]*; do
+      q=${q#/proc/}
+      [ "$q" = "$pp" ] && continue
+      if [ "$(readlink "/proc/$q/ns/mnt" 2>/dev/null)" = "$mns" ] ||
+         [ "$(readlink "/proc/$q/ns/net" 2>/dev/null)" = "$nns" ]; then pids+=("$q"); fi
+    done
+  fi
+  [ -e "/run/netns/$n" ] && mapfile -t -O ${#pids[@]} pids < <(ip netns pids "$n" 2>/dev/null || true)
+  mapfile -t -O ${#pids[@]} pids < <(cat /sys/fs/cgroup/"$n"/cgroup.procs /sys/fs/cgroup/*/"$n"/cgroup.procs \
+    /sys/fs/cgroup/"$n"/*/cgroup.procs /sys/fs/cgroup/*/"$n"/*/cgroup.procs 2>/dev/null || true)
+  mapfile -t pids < <(printf '%s\n' "${pids[@]}" | grep -E '^[0-9]+$' | grep -vx -- "${pp:-x}" | sort -nu)
+  [ ${#pids[@]} = 0 ] && return 0
+  echo "  $n: killing ${#pids[@]} leftover process(es): ${pids[*]}"
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  wait_gone 5 "${pids[@]}" || true
+}
+
+# remove host K entirely; its daemons should already be stopped
+host_remove() {
+  local k=$1 n pp c i
+  n=$(name "$k"); pp=$(pidfile_pid "$(hdir "$k")/pause.pid")
+  kill_leftovers "$k"
+  if alive "$pp" sleep; then kill -TERM "$pp" 2>/dev/null || true; wait_gone 5 "$pp" || kill -KILL "$pp" 2>/dev/null || true; fi
+  ip link del "veth-$n" 2>/dev/null || true      # explicit: netns deletion is asynchronous
+  ip netns del "$n" 2>/dev/null || true
+  for c in /sys/fs/cgroup/"$n" /sys/fs/cgroup/*/"$n"; do
+    [ -d "$c" ] || continue
+    for i in $(seq 20); do
+      find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      [ -d "$c" ] || break
+      sleep 0.1
+    done
+    [ -d "$c" ] && echo "  warning: cgroup $c not removed" >&2
+  done
+  rm -rf "$(rdir "$k")" "$(hdir "$k")"
+}
+
+# ---------------------------------------------------------------- commands
+up() {
+  local n=${1:-3} k d todo=() want=() pp
+  check_k "$n"; check_state_dir; check_tools; check_no_root_dockerd
+  mkdir -p "$STATE" /var/lib/docker /etc/docker; chmod 700 "$STATE"
+  bridge_up
+  registry_up
+  step "bridge $BR $GW/24, registry $REGISTRY"
+  for k in $(seq "$n"); do
+    pp=$(pidfile_pid "$(hdir "$k")/pause.pid")
+    if alive "$pp" sleep; then continue; fi
+    host_remove "$k" >/dev/null                  # leftovers of a crashed run, if any
+    write_host_files "$k"
+    host_start "$k"
+    todo+=("$k")
+  done
+  for k in "${todo[@]}"; do                      # pause processes: wait for their mounts
+    for _ in $(seq 100); do [ -s "$(hdir "$k")/pause.pid" ] && break; sleep 0.05; done
+    [ -s "$(hdir "$k")/pause.pid" ] || die "$(name "$k"): pause failed: $(cat "$(hdir "$k")/log/pause.log")"
+  done
+  [ ${#todo[@]} = 0 ] || step "namespaces: ${todo[*]/#/swl-n}"
+  for k in $(seq "$n"); do
+    for d in dockerd sshd; do
+      alive "$(pidfile_pid "$(hdir "$k")/$d.pid")" "$d" || daemon_start "$k" "$d"
+      want+=("$k:$d")
+    done
+  done
+  wait_ready $((60 + 5 * n)) "${want[@]}"
+  step "up: $n host(s) swl-n1..swl-n$n ($NET.11-$(ipof "$n")), dockerd + sshd ready"
+}
+
+image() {
+  local ref
+  alive "$(pidfile_pid "$(hdir 1)/dockerd.pid")" dockerd || die "swl-n1's dockerd is not up ('$0 up')"
+  registry_up
+  "$HERE/image/build.sh" | dk 1 import --change 'CMD ["/bin/start"]' --change 'EXPOSE 5000' - "$IMAGE" >/dev/null
+  step "image: imported $IMAGE on swl-n1"
+  ref=$(dk 1 push "$IMAGE" | sed -n 's/.*digest: \(sha256:[0-9a-f]*\).*/\1/p')
+  [ -n "$ref" ] || die "push of $IMAGE failed"
+  step "image: pushed $IMAGE ($ref); nodes pull it from $REGISTRY"
+}
+
+status() {
+  local k n h d pid st line any=0
+  if ip link show $BR >/dev/null 2>&1; then echo "bridge $BR: up"; else echo "bridge $BR: absent"; fi
+  pid=$(pidfile_pid "$STATE/registry.pid")
+  if alive "$pid" docker-registry; then st=alive; else st=dead; fi
+  [ -n "$pid" ] && echo "registry $REGISTRY: pid $pid $st"
+  for k in $(known_hosts); do
+    any=1; n=$(name "$k"); h=$(hdir "$k")
+    line="$n $(ipof "$k")"
+    for d in pause dockerd sshd; do
+      pid=$(pidfile_pid "$h/$d.pid")
+      if [ -z "$pid" ]; then st="$d=-"
+      elif alive "$pid" "$(comm_of "$d")"; then st="$d=$pid(alive)"
+      else st="$d=$pid(dead)"; fi
+      line+="  $st"
+    done
+    echo "$line"
+  done
+  [ $any = 1 ] || echo "no hosts"
+}
+
+down() {
+  local k h d pid stopping=() hosts
+  check_state_dir
+  mapfile -t hosts < <(known_hosts)
+  for k in "${hosts[@]}"; do                     # graceful: dockerd stops its containers
+    h=$(hdir "$k")
+    for d in sshd dockerd; do
+      pid=$(pidfile_pid "$h/$d.pid")
+      if alive "$pid" "$d"; then kill -TERM "$pid" 2>/dev/null || true; stopping+=("$pid"); fi
+    done
+  done
+  if [ ${#stopping[@]} -gt 0 ]; then
+    wait_gone 30 "${stopping[@]}" || echo "  some daemons did not stop in 30 s; killing" >&2
+    step "down: stopped ${#stopping[@]} daemon(s)"
+  fi
+  pid=$(pidfile_pid "$STATE/registry.pid")
+  if alive "$pid" docker-registry; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone 5 "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  for k in "${hosts[@]}"; do host_remove "$k"; done
+  ip link del $BR 2>/dev/null || true
+  rm -rf "$STATE"
+  step "down: ${#hosts[@]} host(s), bridge, registry and $STATE removed"
+}
+
+kill_daemon() {  # kill_daemon K dockerd|sshd [SIGNAL]
+  local k=$1 d=$2 sig=${3:-TERM} pid h
+  check_k "$k"; h=$(hdir "$k")
+  case $d in dockerd|sshd) ;; *) die "daemon must be dockerd or sshd" ;; esac
+  pid=$(pidfile_pid "$h/$d.pid")
+  alive "$pid" "$d" || { step "$(name "$k") $d: not running"; return 0; }
+  kill -s "$sig" "$pid"
+  wait_gone 30 "$pid" || die "$d (pid $pid) on $(name "$k") still runs 30 s after SIG$sig"
+  rm -f "$h/$d.pid"
+  step "$(name "$k") $d: pid $pid stopped (SIG$sig)"
+}
+
+start_daemon() {  # start_daemon K dockerd|sshd
+  local k=$1 d=$2 pid
+  check_k "$k"; check_no_root_dockerd
+  case $d in dockerd|sshd) ;; *) die "daemon must be dockerd or sshd" ;; esac
+  pid=$(pidfile_pid "$(hdir "$k")/$d.pid")
+  if alive "$pid" "$d"; then step "$(name "$k") $d: already running (pid $pid)"; return 0; fi
+  daemon_start "$k" "$d"
+  wait_ready 60 "$k:$d"
+  step "$(name "$k") $d: started (pid $(pidfile_pid "$(hdir "$k")/$d.pid"))"
+}
+
+usage() {
+  cat >&2 <<EOF
+usage: $0 install | up [N] | image | status | down
+          | kill-daemon K dockerd|sshd [SIGNAL] | start-daemon K dockerd|sshd
+env:   LAB_STATE  state directory (default /tmp/swarmlab-state)
+EOF
+  exit 2
+}
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+cmd=${1:-}; [ $# -gt 0 ] && shift
+case $cmd in
+  install)      [ $# = 0 ] || usage; install ;;
+  up)           [ $# -le 1 ] || usage; up "${1:-3}" ;;
+  image)        [ $# = 0 ] || usage; image ;;
+  status)       [ $# = 0 ] || usage; status ;;
+  down)         [ $# = 0 ] || usage; down ;;
+  kill-daemon)  [ $# = 2 ] || [ $# = 3 ] || usage; kill_daemon "$@" ;;
+  start-daemon) [ $# = 2 ] || usage; start_daemon "$@" ;;
+  *)            usage ;;
+esac

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Rotate both join tokens, so the tokens read while bootstrapping admit no one.
+# Nodes added later use a token read after this (the read runs again when the
+# node set changes). Parameters: none. Prints no token.
+set -euo pipefail
+[ "$(swarm_state)" = active ] || fail "this node is not in a swarm"
+for role in worker manager; do
+  docker swarm join-token --rotate -q "$role" >/dev/null
+done
+log "rotated the worker and manager join tokens"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# On a manager, after the service is deployed: succeed only when the service
+# has all its replicas running and answers HTTP.
+#   MODE=mesh : every node answers on the published port (the routing mesh).
+#   MODE=tasks: each task answers on its target port, asked from a probe
+#               container on the service's overlay network (for kernels
+#               without IPVS, where the mesh cannot work); the mesh is NOT checked.
+# Parameters: SERVICE, REPLICAS, PUBLISHED_PORT, TARGET_PORT, NODE_ADDRS
+# (space-separated), MODE, NETWORK, PROBE_IMAGE, TIMEOUT (seconds).
+set -euo pipefail
+: "${SERVICE:?}" "${REPLICAS:?}" "${PUBLISHED_PORT:?}" "${TARGET_PORT:?}" "${NODE_ADDRS:?}" "${MODE:?}"
+TIMEOUT=${TIMEOUT:-300}
+
+running() {
+  [ "$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$SERVICE" | grep -c '^Running')" -ge "$REPLICAS" ]
+}
+retry "$TIMEOUT" running || fail "service $SERVICE: fewer than $REPLICAS replicas running after ${TIMEOUT}s: $(docker service ps --no-trunc --format '{{.Node}} {{.CurrentState}} {{.Error}}' "$SERVICE" | head -5 | tr '\n' ';')"
+log "service $SERVICE: $REPLICAS/$REPLICAS replicas running"
+
+answers() { curl -fsS -m 5 -o /dev/null "http://$1/"; }
+case "$MODE" in
+  mesh)
+    for addr in $NODE_ADDRS; do
+      retry 60 answers "$addr:$PUBLISHED_PORT" || fail "node $addr does not answer on port $PUBLISHED_PORT (routing mesh)"
+      log "mesh: $addr:$PUBLISHED_PORT answers"
+    done
+    echo "ok: $REPLICAS/$REPLICAS running; routing mesh answers on all $(echo "$NODE_ADDRS" | wc -w) nodes"
+    ;;
+  tasks)
+    : "${NETWORK:?}" "${PROBE_IMAGE:?}"
+    # One probe container on the overlay asks each task (tasks.NAME lists them) directly.
+    # shellcheck disable=SC2016 # expanded inside the probe, not here
+    probe='set -e; n=0; for ip in $(nslookup "tasks.$0" 2>/dev/null | awk "/^Address/ && \$NF !~ /:/ && NR>2 {print \$NF}"); do
+      timeout 5 wget -q -O /dev/null "http://$ip:$1/" || { echo "task $ip does not answer"; exit 1; }; n=$((n+1)); done
+      [ "$n" -ge "$2" ] || { echo "only $n tasks found"; exit 1; }; echo "$n"'
+    check_tasks() { docker run --rm --network "$NETWORK" "$PROBE_IMAGE" sh -c "$probe" "$SERVICE" "$TARGET_PORT" "$REPLICAS" >/dev/null 2>&1; }
+    retry 60 check_tasks || fail "not every task of $SERVICE answers on port $TARGET_PORT"
+    echo "ok: $REPLICAS/$REPLICAS running; every task answers on $TARGET_PORT; routing mesh NOT checked (MODE=tasks)"
+    ;;
+  *) fail "MODE must be mesh or tasks" ;;
+esac

@@ -1,0 +1,79 @@
+"""Mocks of AWS, TLS and the remote hosts for running the program in tests."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any
+
+from pulumi.runtime import mocks as pmocks
+
+from harness.run import RecordingMonitor, secret
+
+FAKE_TOKEN = "SWMTKN-1-0000000000fake0000000000token000000000000-0000fake0000"
+FAKE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nZmFrZQ==\n-----END OPENSSH PRIVATE KEY-----\n"
+FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeKeyFakeKeyFakeKeyFakeKeyFakeKey0 mock"
+
+
+class CloudMocks(pmocks.Mocks):
+    """Answers like AWS would, with plausible ids and addresses; thread-safe."""
+
+    def __init__(self, zones: int = 3, architectures: tuple[str, ...] = ("x86_64",)) -> None:
+        self.zones = [f"eu-west-1{c}" for c in "abcdef"[:zones]]
+        self.architectures = list(architectures)
+        self.monitor: RecordingMonitor | None = None
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def _next(self) -> int:
+        with self._lock:
+            return next(self._ids)
+
+    def call(self, args: pmocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        with self._lock:
+            self.calls.append((args.token, dict(args.args)))
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": self.zones, "zoneIds": [z + "-id" for z in self.zones]}, []
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": "ami-0123456789abcdef0", "name": args.args["filters"][0]["values"][0]}, []
+        if args.token == "aws:ec2/getInstanceType:getInstanceType":
+            return {"supportedArchitectures": self.architectures}, []
+        return {}, []
+
+    def new_resource(self, args: pmocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        n = self._next()
+        out = dict(args.inputs)
+        t = args.typ
+        if t == "aws:ec2/instance:Instance":
+            out.update(publicIp=f"203.0.113.{n % 250 + 1}", privateIp=f"10.0.{n // 250}.{n % 250 + 4}")
+            return f"i-{n:017x}", out
+        if t == "aws:ec2/keyPair:KeyPair":
+            out.setdefault("keyName", args.name)
+            return args.name, out
+        if t == "tls:index/privateKey:PrivateKey":
+            out.update(publicKeyOpenssh=FAKE_PUBLIC_KEY, privateKeyOpenssh=FAKE_PRIVATE_KEY, privateKeyPem=FAKE_PRIVATE_KEY)
+            return f"key-{n}", out
+        if t == "command:remote:Command":
+            create = _plain(args.inputs.get("create", ""))
+            stdout = ""
+            if "join-token -q" in create:
+                stdout = FAKE_TOKEN
+            elif "docker swarm init" in create:
+                stdout = "swarmid0123456789\n"
+            out.update(stdout=stdout, stderr="")
+            reg = getattr(self.monitor.current, "registration", None) if self.monitor else None
+            for key in reg.additional_secret_outputs if reg else []:
+                if key in out:
+                    out[key] = secret(out[key])
+            return f"cmd-{n}", out
+        if t == "command:local:Command":
+            out.update(stdout="", stderr="")
+            return f"local-{n}", out
+        return f"{args.name}-id", out
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict) and "value" in value:
+        return str(value["value"])
+    return str(value or "")
