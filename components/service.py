@@ -75,6 +75,9 @@ class Service(pulumi.ComponentResource):
             f"{name}-docker",
             host=pulumi.Output.concat("ssh://", args.user, "@", mgr.public_ip),
             ssh_opts=ssh_options(key_file, args.known_hosts_file),
+            # `pulumi preview` (e.g. on a pull request) must not need SSH to the cluster: with
+            # this, the provider connects on a resource's first real use, not when configured.
+            disable_docker_daemon_check=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=provider_after),
         )
         on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=args.after)
@@ -91,7 +94,7 @@ class Service(pulumi.ComponentResource):
             name=args.service_name,
             task_spec=docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(image=args.image),
-                networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(name=network.id)],
+                networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=network.id)],
                 # One replica per zone before two in any zone.
                 placement=docker.ServiceTaskSpecPlacementArgs(prefs=["spread=node.labels.az"]),
                 restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(
@@ -127,6 +130,7 @@ class Service(pulumi.ComponentResource):
         smoke = remote.Command(
             f"{name}-smoke",
             connection=remote.ConnectionArgs(host=mgr.public_ip, user=args.user, private_key=args.private_key),
+            add_previous_output_in_env=False,
             create=addrs.apply(
                 lambda a: render(
                     "swarm-smoke.sh",

@@ -64,6 +64,9 @@ class Swarm(pulumi.ComponentResource):
                 resource_name,
                 connection=kwargs.pop("connection", connection(node)),  # type: ignore[arg-type]
                 create=create,
+                # Our scripts never read the previous run's output; sshd would refuse the
+                # variables anyway (AcceptEnv), with a warning on every update.
+                add_previous_output_in_env=False,
                 opts=options,
                 **kwargs,  # type: ignore[arg-type]
             )
@@ -123,7 +126,7 @@ class Swarm(pulumi.ComponentResource):
                     pulumi.Output.all(first.private_ip, n.private_ip).apply(
                         lambda ips: render("swarm-join.sh", {"MANAGER_ADDR": ips[0], "ADVERTISE_ADDR": ips[1]})
                     ),
-                    [gates[n.name]],
+                    [gates[n.name], init],
                     # The token travels on stdin: not in the command text, not in any argv,
                     # and not in the environment (which sshd drops unless AcceptEnv lists it).
                     stdin=tokens[n.role],

@@ -5,9 +5,10 @@
 set -euo pipefail
 
 if command -v cloud-init >/dev/null 2>&1; then
-  # --wait blocks inside this one SSH session until cloud-init is done: no polling.
+  # --wait blocks inside this one SSH session until cloud-init is done: no polling
+  # from the deployer. Bounded here too: the provider does not kill a hung command.
   rc=0
-  status=$(cloud-init status --wait --long 2>&1) || rc=$?
+  status=$(timeout 900 cloud-init status --wait --long 2>&1) || rc=$?
   case "$status" in
     *"status: done"*) log "cloud-init: done" ;;
     *"status: disabled"*) log "cloud-init: disabled on this host (nothing to wait for)" ;;

@@ -35,7 +35,8 @@ esac
 
 sock=/var/run/docker.sock
 as_docker=()
-[ -w "$sock" ] || as_docker=(sudo -n) # session older than our docker group membership
+# A login session older than our docker group membership needs sudo for the socket.
+if [ -e "$sock" ] && [ ! -w "$sock" ]; then as_docker=(sudo -n); fi
 # printf is a shell builtin: the token is written to the pipe, not passed to a program.
 printf '{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"%s","RemoteAddrs":["%s:2377"],"JoinToken":"%s"}' \
   "$ADVERTISE_ADDR" "$MANAGER_ADDR" "$token" \

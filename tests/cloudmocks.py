@@ -46,8 +46,11 @@ class CloudMocks(pmocks.Mocks):
         out = dict(args.inputs)
         t = args.typ
         if t == "aws:ec2/instance:Instance":
-            out.update(publicIp=f"203.0.113.{n % 250 + 1}", privateIp=f"10.0.{n // 250}.{n % 250 + 4}")
-            return f"i-{n:017x}", out
+            # Addresses from the name, so rendered commands are the same on every run.
+            role, num = args.name.rsplit("-", 2)[-2:]
+            k = int(num) + (0 if role == "manager" else 10)
+            out.update(publicIp=f"203.0.113.{k}", privateIp=f"10.0.{k // 200}.{k % 200 + 10}")
+            return f"i-{k:017x}", out
         if t == "aws:ec2/keyPair:KeyPair":
             out.setdefault("keyName", args.name)
             return args.name, out

@@ -1,0 +1,62 @@
+ADVERTISE_ADDR=10.0.0.11
+# shellcheck shell=bash
+# Helpers shared by the swarm scripts. components/commands.py prepends this file
+# (after the exported parameters) to every script it sends, so each remote
+# command is one self-contained text: no files need to exist on the node.
+
+# log MESSAGE: progress goes to stderr, so stdout stays the command's result.
+log() { printf '%s\n' "$*" >&2; }
+
+# fail MESSAGE: stop with a message Pulumi shows as the reason.
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# swarm_state: inactive | pending | active | error | locked
+swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+
+# node_by_addr ADDR: the ID of the swarm node whose address is ADDR (manager only).
+node_by_addr() {
+  local id
+  for id in $(docker node ls -q); do
+    if [ "$(docker node inspect --format '{{.Status.Addr}}' "$id")" = "$1" ]; then
+      printf '%s\n' "$id"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# retry SECONDS COMMAND...: run COMMAND until it succeeds or SECONDS pass,
+# backing off from 1 s to 8 s between tries.
+retry() {
+  local deadline=$((SECONDS + $1)) pause=1
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep "$pause"
+    [ "$pause" -ge 8 ] || pause=$((pause * 2))
+  done
+}
+
+#!/usr/bin/env bash
+# Make this node the first manager of a new swarm, unless it is in one already.
+# Parameters: ADVERTISE_ADDR (this node's private IP).
+# Stdout: the swarm's ID, and nothing else (init's own output holds join
+# tokens, so it is never printed).
+set -euo pipefail
+: "${ADVERTISE_ADDR:?}"
+
+state=$(swarm_state)
+case "$state" in
+  active)
+    [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] \
+      || fail "this node is in a swarm already, but not as a manager"
+    log "skip: already a manager of swarm $(docker info --format '{{.Swarm.Cluster.ID}}')"
+    ;;
+  inactive)
+    docker swarm init --advertise-addr "$ADVERTISE_ADDR" >/dev/null
+    log "initialised a new swarm, advertising $ADVERTISE_ADDR"
+    ;;
+  locked) fail "the swarm on this node is locked: run 'docker swarm unlock' with the unlock key" ;;
+  *) fail "unexpected swarm state '$state'" ;;
+esac
+docker info --format '{{.Swarm.Cluster.ID}}'

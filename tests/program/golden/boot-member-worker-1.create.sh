@@ -1,0 +1,59 @@
+AZ=eu-west-1b
+NODE_ADDR=10.0.0.21
+ROLE=worker
+# shellcheck shell=bash
+# Helpers shared by the swarm scripts. components/commands.py prepends this file
+# (after the exported parameters) to every script it sends, so each remote
+# command is one self-contained text: no files need to exist on the node.
+
+# log MESSAGE: progress goes to stderr, so stdout stays the command's result.
+log() { printf '%s\n' "$*" >&2; }
+
+# fail MESSAGE: stop with a message Pulumi shows as the reason.
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# swarm_state: inactive | pending | active | error | locked
+swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+
+# node_by_addr ADDR: the ID of the swarm node whose address is ADDR (manager only).
+node_by_addr() {
+  local id
+  for id in $(docker node ls -q); do
+    if [ "$(docker node inspect --format '{{.Status.Addr}}' "$id")" = "$1" ]; then
+      printf '%s\n' "$id"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# retry SECONDS COMMAND...: run COMMAND until it succeeds or SECONDS pass,
+# backing off from 1 s to 8 s between tries.
+retry() {
+  local deadline=$((SECONDS + $1)) pause=1
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep "$pause"
+    [ "$pause" -ge 8 ] || pause=$((pause * 2))
+  done
+}
+
+#!/usr/bin/env bash
+# On a manager: label the node whose address is NODE_ADDR with its role and
+# availability zone, so services can spread over zones. Idempotent.
+# Parameters: NODE_ADDR, ROLE, AZ.
+set -euo pipefail
+: "${NODE_ADDR:?}" "${ROLE:?}" "${AZ:?}"
+id=""
+find_node() { id=$(node_by_addr "$NODE_ADDR"); }
+retry 30 find_node || fail "no swarm node has address $NODE_ADDR"
+want="az=$AZ role=$ROLE"
+have=$(docker node inspect --format '{{with .Spec.Labels}}az={{.az}} role={{.role}}{{end}}' "$id")
+if [ "$have" = "$want" ]; then
+  log "skip: node $id ($NODE_ADDR) already labelled $want"
+else
+  docker node update --label-add "az=$AZ" --label-add "role=$ROLE" "$id" >/dev/null
+  log "labelled node $id ($NODE_ADDR): $want"
+fi
+echo "$id"

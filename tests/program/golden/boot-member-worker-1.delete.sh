@@ -1,0 +1,62 @@
+NODE_ADDR=10.0.0.21
+# shellcheck shell=bash
+# Helpers shared by the swarm scripts. components/commands.py prepends this file
+# (after the exported parameters) to every script it sends, so each remote
+# command is one self-contained text: no files need to exist on the node.
+
+# log MESSAGE: progress goes to stderr, so stdout stays the command's result.
+log() { printf '%s\n' "$*" >&2; }
+
+# fail MESSAGE: stop with a message Pulumi shows as the reason.
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# swarm_state: inactive | pending | active | error | locked
+swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+
+# node_by_addr ADDR: the ID of the swarm node whose address is ADDR (manager only).
+node_by_addr() {
+  local id
+  for id in $(docker node ls -q); do
+    if [ "$(docker node inspect --format '{{.Status.Addr}}' "$id")" = "$1" ]; then
+      printf '%s\n' "$id"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# retry SECONDS COMMAND...: run COMMAND until it succeeds or SECONDS pass,
+# backing off from 1 s to 8 s between tries.
+retry() {
+  local deadline=$((SECONDS + $1)) pause=1
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep "$pause"
+    [ "$pause" -ge 8 ] || pause=$((pause * 2))
+  done
+}
+
+#!/usr/bin/env bash
+# On a manager, when a node is taken out (scale-down or destroy): drain it so
+# its tasks move elsewhere, demote it if it is a manager, wait for it to leave
+# (the node's own daemon leaves the swarm once removed, or it is gone already)
+# and remove it from the node list. Works when the node's host no longer exists.
+# Parameters: NODE_ADDR.
+set -euo pipefail
+: "${NODE_ADDR:?}"
+if [ "$(swarm_state)" != active ]; then
+  log "skip: this manager is not in a swarm any more"
+  exit 0
+fi
+id=$(node_by_addr "$NODE_ADDR") || { log "skip: no node has address $NODE_ADDR (removed already)"; exit 0; }
+
+docker node update --availability drain "$id" >/dev/null
+no_tasks_left() { [ -z "$(docker node ps -q --filter desired-state=running "$id" 2>/dev/null)" ]; }
+retry 60 no_tasks_left || log "warning: tasks still running on $id after 60 s; removing anyway"
+if [ "$(docker node inspect --format '{{.Spec.Role}}' "$id")" = manager ]; then
+  docker node demote "$id" >/dev/null
+  log "demoted $id"
+fi
+docker node rm --force "$id" >/dev/null
+log "drained and removed node $id ($NODE_ADDR)"

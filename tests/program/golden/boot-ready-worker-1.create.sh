@@ -1,0 +1,62 @@
+# shellcheck shell=bash
+# Helpers shared by the swarm scripts. components/commands.py prepends this file
+# (after the exported parameters) to every script it sends, so each remote
+# command is one self-contained text: no files need to exist on the node.
+
+# log MESSAGE: progress goes to stderr, so stdout stays the command's result.
+log() { printf '%s\n' "$*" >&2; }
+
+# fail MESSAGE: stop with a message Pulumi shows as the reason.
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# swarm_state: inactive | pending | active | error | locked
+swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+
+# node_by_addr ADDR: the ID of the swarm node whose address is ADDR (manager only).
+node_by_addr() {
+  local id
+  for id in $(docker node ls -q); do
+    if [ "$(docker node inspect --format '{{.Status.Addr}}' "$id")" = "$1" ]; then
+      printf '%s\n' "$id"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# retry SECONDS COMMAND...: run COMMAND until it succeeds or SECONDS pass,
+# backing off from 1 s to 8 s between tries.
+retry() {
+  local deadline=$((SECONDS + $1)) pause=1
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep "$pause"
+    [ "$pause" -ge 8 ] || pause=$((pause * 2))
+  done
+}
+
+#!/usr/bin/env bash
+# Readiness gate: succeeds once cloud-init has finished without error and the
+# Docker daemon answers. Every swarm step on this node waits for it.
+# Parameters: none.
+set -euo pipefail
+
+if command -v cloud-init >/dev/null 2>&1; then
+  # --wait blocks inside this one SSH session until cloud-init is done: no polling
+  # from the deployer. Bounded here too: the provider does not kill a hung command.
+  rc=0
+  status=$(timeout 900 cloud-init status --wait --long 2>&1) || rc=$?
+  case "$status" in
+    *"status: done"*) log "cloud-init: done" ;;
+    *"status: disabled"*) log "cloud-init: disabled on this host (nothing to wait for)" ;;
+    *) fail "cloud-init did not succeed (exit $rc): $(printf '%s' "$status" | tr '\n' ' ')" ;;
+  esac
+else
+  log "cloud-init: not installed on this host (nothing to wait for)"
+fi
+
+# The login session may predate the usermod that added us to the docker group.
+docker_info() { docker info >/dev/null 2>&1 || sudo -n docker info >/dev/null 2>&1; }
+retry 60 docker_info || fail "the Docker daemon did not answer within 60 s"
+echo "ready: $(hostname) docker $(docker version --format '{{.Server.Version}}' 2>/dev/null || sudo -n docker version --format '{{.Server.Version}}')"

@@ -1,0 +1,44 @@
+"""Bad configuration fails the whole program before anything is registered."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.settings import ConfigError
+from harness.run import RecordingMonitor, run_program
+from tests.cloudmocks import CloudMocks
+from tests.program.helpers import BASE
+
+CASES = [
+    {"managerCount": 2},
+    {"workerCount": 101},
+    {"vpcCidr": "10.0.0.0/8"},
+    {"sshAllowedCidrs": []},
+    {"sshAllowedCidrs": ["0.0.0.0/0"]},
+    {"servicePublishedPort": 2377},
+    {"serviceReplicas": 0},
+    {"azCount": 9},
+    {"sshPublicKey": "not a key"},
+    {"managerCount": 4, "servicePublishedPort": 22, "appAllowedCidrs": ["x"]},
+]
+
+
+@pytest.mark.parametrize("bad", CASES, ids=[",".join(c) for c in CASES])
+def test_bad_config_registers_nothing(bad: dict) -> None:
+    mocks = CloudMocks()
+    mon = RecordingMonitor(mocks)
+    mocks.monitor = mon
+    with pytest.raises(ConfigError) as err:
+        run_program(mocks, {**BASE, **bad}, monitor=mon)
+    assert mon.registrations == []
+    assert mocks.calls == []  # not even a read-only AWS call
+    assert len(err.value.problems) == len(bad)
+    for key in bad:
+        assert any(p.startswith(key + " = ") for p in err.value.problems)
+
+
+def test_missing_ssh_cidrs_message() -> None:
+    mocks = CloudMocks()
+    config = {k: v for k, v in BASE.items() if k != "sshAllowedCidrs"}
+    with pytest.raises(ConfigError, match=r"pulumi config set --path 'sshAllowedCidrs\[0\]'"):
+        run_program(mocks, config)
