@@ -67,6 +67,7 @@ class Service(pulumi.ComponentResource):
                     create=render("local-keyfile.sh", {"KEY_FILE": key_file, "ACTION": "write"}),
                     delete=render("local-keyfile.sh", {"KEY_FILE": key_file, "ACTION": "remove"}),
                     stdin=args.private_key,
+                    interpreter=["/bin/bash", "-c"],  # the script is bash, /bin/sh may be dash
                     opts=child,
                 )
             )

@@ -30,6 +30,7 @@ CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PKGS=(docker.io containerd runc iptables tini openssh-server busybox-static curl
       docker-registry cloud-init shellcheck iproute2)
 MAX_HOSTS=99
+STOPPED=()                                  # PIDs signalled by this run (down waits for them)
 T0=${EPOCHREALTIME/./}
 
 # ---------------------------------------------------------------- helpers
@@ -48,9 +49,17 @@ check_k() {
   if ! [[ $1 =~ ^[1-9][0-9]*$ ]] || [ "$1" -gt $MAX_HOSTS ]; then die "bad host number '$1' (1..$MAX_HOSTS)"; fi
 }
 
+# running PID: the process exists and is not a zombie.  Daemons outlive the hosts.sh
+# that started them, so their parent is PID 1, which may reap them only seconds later.
+running() {
+  local stat
+  [ -n "$1" ] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  case ${stat%% *} in Z|X) return 1 ;; esac
+}
 # alive PID COMM: PID runs and is the program we started (guards against PID reuse)
 alive() {
-  [ -n "$1" ] && [ -r "/proc/$1/comm" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
+  running "$1" && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
 }
 pidfile_pid() { cat "$1" 2>/dev/null || true; }
 comm_of() { case $1 in pause) echo sleep ;; registry) echo docker-registry ;; *) echo "$1" ;; esac; }
@@ -60,7 +69,7 @@ wait_gone() {
   local tries=$(( $1 * 10 )) p left; shift
   while [ "$tries" -gt 0 ]; do
     left=0
-    for p in "$@"; do [ -e "/proc/$p" ] && left=1; done
+    for p in "$@"; do if running "$p"; then left=1; fi; done
     [ $left = 0 ] && return 0
     sleep 0.1; tries=$((tries - 1))
   done
@@ -189,9 +198,13 @@ cloudinit_marker() {
 write_host_files() {
   local k=$1 n h r ip
   n=$(name "$k"); h=$(hdir "$k"); r=$(rdir "$k"); ip=$(ipof "$k")
-  mkdir -p "$h/lib-docker" "$h/etc-docker" "$h/log" "$r/sshd"
+  mkdir -p "$h/lib-docker" "$h/etc-docker" "$h/log" "$h/root-home" "$r/sshd"
   chmod 700 "$h"; chmod 755 "$r" "$r/sshd"
   [ -e "$h/authorized_keys" ] || { : > "$h/authorized_keys"; chmod 600 "$h/authorized_keys"; }
+  # root's home, private to the host and fresh like a new machine's
+  chmod 700 "$h/root-home"
+  [ -e "$h/root-home/.bashrc" ] || cp /usr/share/base-files/dot.bashrc "$h/root-home/.bashrc" 2>/dev/null || true
+  [ -e "$h/root-home/.profile" ] || cp /usr/share/base-files/dot.profile "$h/root-home/.profile" 2>/dev/null || true
   # resolver = the host's own loopback: name look-ups fail at once and nothing leaves
   echo "nameserver 127.0.0.1" > "$h/resolv.conf"
   printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n' "$ip" "$n" > "$h/hosts"
@@ -251,6 +264,7 @@ host_start() {
     mount --bind "$3/resolv.conf" /etc/resolv.conf
     mount --bind "$3/hosts" /etc/hosts
     mount --bind "$3/hostname" /etc/hostname
+    mount --bind "$3/root-home" /root
     cd /
     echo $$ > "$3/pause.pid.new"; mv "$3/pause.pid.new" "$3/pause.pid"
     exec sleep infinity' sh "$n" "$r" "$h" </dev/null >"$h/log/pause.log" 2>&1 &
@@ -264,6 +278,11 @@ daemon_start() {
   case $d in
     dockerd)
       rm -f "$r/docker.pid"
+      # After dockerd was killed, its containerd may still be an unreaped zombie (PID 1
+      # here reaps late).  dockerd would take it for a live containerd, wait for its
+      # socket and give up after 15 s; so forget a containerd that no longer runs.
+      running "$(pidfile_pid "$r/docker/containerd/containerd.pid")" ||
+        rm -f "$r/docker/containerd/containerd.pid"
       setsid nsenter -t "$pp" -m -n -u -r -w -- env -i PATH=$CLEAN_PATH \
         dockerd </dev/null >>"$h/log/dockerd.log" 2>&1 & ;;
     sshd)
@@ -296,7 +315,7 @@ wait_ready() {
       k=${item%%:*}; d=${item#*:}
       daemon_ready "$k" "$d" && continue
       pid=$(pidfile_pid "$(hdir "$k")/$d.pid")
-      [ -e "/proc/$pid" ] || die "$d on $(name "$k") exited: $(tail -3 "$(hdir "$k")/log/$d.log" 2>/dev/null)"
+      running "$pid" || die "$d on $(name "$k") exited: $(tail -3 "$(hdir "$k")/log/$d.log" 2>/dev/null)"
       pending+=("$item")
     done
     [ ${#pending[@]} = 0 ] && return 0
@@ -310,20 +329,17 @@ wait_ready() {
 # kill every process that belongs to host K, except its pause: processes in its mount
 # or network namespace (daemons, shims, ssh sessions) and in its cgroups (containers)
 kill_leftovers() {
-  local k=$1 n pp mns nns q pids=()
+  local k=$1 n pp mns nns pids=()
   n=$(name "$k"); pp=$(pidfile_pid "$(hdir "$k")/pause.pid")
   mns=""; nns=""
   if alive "$pp" sleep; then
     mns=$(readlink "/proc/$pp/ns/mnt" 2>/dev/null || true)
     nns=$(readlink "/proc/$pp/ns/net" 2>/dev/null || true)
   fi
-  if [ -n "$mns" ] && [ -n "$nns" ]; then
-    for q in /proc/[0-9]*; do
-      q=${q#/proc/}
-      [ "$q" = "$pp" ] && continue
-      if [ "$(readlink "/proc/$q/ns/mnt" 2>/dev/null)" = "$mns" ] ||
-         [ "$(readlink "/proc/$q/ns/net" 2>/dev/null)" = "$nns" ]; then pids+=("$q"); fi
-    done
+  if [ -n "$mns" ] && [ -n "$nns" ]; then    # one pass over /proc/*/ns/{mnt,net}
+    mapfile -t pids < <(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/*' \
+        \( -name mnt -o -name net \) -printf '%h %l\n' 2>/dev/null |
+      awk -v m="$mns" -v n="$nns" '$2 == m || $2 == n { sub("^/proc/", "", $1); sub("/ns$", "", $1); print $1 }')
   fi
   [ -e "/run/netns/$n" ] && mapfile -t -O ${#pids[@]} pids < <(ip netns pids "$n" 2>/dev/null || true)
   mapfile -t -O ${#pids[@]} pids < <(cat /sys/fs/cgroup/"$n"/cgroup.procs /sys/fs/cgroup/*/"$n"/cgroup.procs \
@@ -332,6 +348,7 @@ kill_leftovers() {
   [ ${#pids[@]} = 0 ] && return 0
   echo "  $n: killing ${#pids[@]} leftover process(es): ${pids[*]}"
   kill -KILL "${pids[@]}" 2>/dev/null || true
+  STOPPED+=("${pids[@]}")
   wait_gone 5 "${pids[@]}" || true
 }
 
@@ -340,7 +357,10 @@ host_remove() {
   local k=$1 n pp c i
   n=$(name "$k"); pp=$(pidfile_pid "$(hdir "$k")/pause.pid")
   kill_leftovers "$k"
-  if alive "$pp" sleep; then kill -TERM "$pp" 2>/dev/null || true; wait_gone 5 "$pp" || kill -KILL "$pp" 2>/dev/null || true; fi
+  if alive "$pp" sleep; then
+    kill -TERM "$pp" 2>/dev/null || true; STOPPED+=("$pp")
+    wait_gone 5 "$pp" || kill -KILL "$pp" 2>/dev/null || true
+  fi
   ip link del "veth-$n" 2>/dev/null || true      # explicit: netns deletion is asynchronous
   ip netns del "$n" 2>/dev/null || true
   for c in /sys/fs/cgroup/"$n" /sys/fs/cgroup/*/"$n"; do
@@ -419,28 +439,37 @@ status() {
 }
 
 down() {
-  local k h d pid stopping=() hosts
+  local k h d pid hosts
   check_state_dir
   mapfile -t hosts < <(known_hosts)
   for k in "${hosts[@]}"; do                     # graceful: dockerd stops its containers
     h=$(hdir "$k")
     for d in sshd dockerd; do
       pid=$(pidfile_pid "$h/$d.pid")
-      if alive "$pid" "$d"; then kill -TERM "$pid" 2>/dev/null || true; stopping+=("$pid"); fi
+      if alive "$pid" "$d"; then kill -TERM "$pid" 2>/dev/null || true; STOPPED+=("$pid"); fi
     done
   done
-  if [ ${#stopping[@]} -gt 0 ]; then
-    wait_gone 30 "${stopping[@]}" || echo "  some daemons did not stop in 30 s; killing" >&2
-    step "down: stopped ${#stopping[@]} daemon(s)"
-  fi
+  # the registry: by its pid file, or (state lost) as the process listening on $REGISTRY
   pid=$(pidfile_pid "$STATE/registry.pid")
-  if alive "$pid" docker-registry; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait_gone 5 "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  alive "$pid" docker-registry ||
+    pid=$(ss -Hltnp "src $REGISTRY" 2>/dev/null | sed -n 's/.*"docker-registry",pid=\([0-9]*\),.*/\1/p' | head -1)
+  if alive "$pid" docker-registry; then kill -TERM "$pid" 2>/dev/null || true; STOPPED+=("$pid"); fi
+  if [ ${#STOPPED[@]} -gt 0 ]; then
+    wait_gone 30 "${STOPPED[@]}" || echo "  some daemons did not stop in 30 s; killing what is left" >&2
+    step "down: stopped ${#STOPPED[@]} daemon(s) (dockerd, sshd, registry)"
   fi
+  if alive "$pid" docker-registry; then kill -KILL "$pid" 2>/dev/null || true; fi
   for k in "${hosts[@]}"; do host_remove "$k"; done
   ip link del $BR 2>/dev/null || true
   rm -rf "$STATE"
+  # Stopped processes stay zombies until PID 1 reaps them (here: up to ~2 s); wait
+  # a little so that `ps` right after down shows nothing.  Harmless if it times out.
+  for _ in $(seq 50); do
+    pid=""
+    for k in "${STOPPED[@]}"; do [ -e "/proc/$k" ] && pid=$k; done
+    [ -z "$pid" ] && break
+    sleep 0.1
+  done
   step "down: ${#hosts[@]} host(s), bridge, registry and $STATE removed"
 }
 

@@ -1,0 +1,62 @@
+# make test   - create the virtualenv, install what the tests need, run every test
+# make lab    - a real swarm on this machine running the service (root, Linux; no cloud)
+# make lab-down
+# make up     - pulumi up on AWS (needs the Pulumi CLI and AWS credentials)
+# make lint   - ruff, pyright, shellcheck, actionlint, zizmor, cloud-init schema
+# make bench  - print performance numbers
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+LAB_HOSTS ?= 3
+IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
+
+.PHONY: venv deps test test-unit lab lab-down up preview destroy lint bench
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian packages the tests use (shellcheck, cloud-init for schema checks) and the
+# lab's (docker.io, openssh-server, ...). Needs root; without it the lab tests skip.
+deps:
+ifeq ($(IS_ROOT),yes)
+	lab/hosts.sh install
+else
+	@echo "make deps: not root, so no apt installs; lab tests will be skipped"
+endif
+
+test: venv deps
+	$(PY) -m pytest -q tests
+
+test-unit: venv
+	$(PY) -m pytest -q tests/unit tests/program
+
+lab: venv deps
+	lab/hosts.sh up $(LAB_HOSTS)
+	lab/hosts.sh image
+	$(PY) -m lab.engine up
+	$(PY) -m lab.summary
+
+lab-down:
+	lab/hosts.sh down
+	rm -rf .ssh/lab
+
+up: venv
+	pulumi stack select --create $(STACK)
+	pulumi up --stack $(STACK)
+
+preview: venv
+	pulumi preview --stack $(STACK)
+
+destroy:
+	pulumi destroy --stack $(STACK)
+
+lint: venv
+	.ci/lint.sh
+
+bench: venv deps
+	$(PY) -m bench

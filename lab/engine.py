@@ -1,0 +1,489 @@
+"""The lab engine: runs __main__.py under Pulumi's mock runtime and makes what it
+registers real on the lab's hosts.
+
+- aws:ec2/instance:Instance  -> one lab host (its addresses become the instance's);
+  the user data is checked with `cloud-init schema`, the key pair's public key is
+  installed as the host's authorized key (as EC2 does), nothing else of AWS is real.
+- command:remote:Command     -> run over SSH on the host its connection names, with
+  the registered create text, environment and stdin; real stdout/stderr returned.
+- command:local:Command      -> run on this machine.
+- docker provider / Network / Service -> created on the manager's Docker Engine,
+  reached over SSH with the provider's own host and ssh options.
+
+Like the Pulumi engine it keeps a state: a resource whose inputs did not change is
+not run again (its outputs come from the state), a changed one runs again, one
+whose triggers changed is replaced, and one that the program no longer registers
+is deleted (its delete command runs) after the program finished. Secret outputs
+are stored encrypted (AES-GCM, key in a 0600 file beside the state), as Pulumi's
+passphrase secrets provider does. `--replay` runs every command again, to show the
+scripts are no-ops on a converged cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pulumi.runtime import mocks as pmocks
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.graph import dependencies  # noqa: E402
+from harness.run import PROJECT, RecordingMonitor, Registration, is_secret, run_program, secret, unwrap  # noqa: E402
+from lab import dockerapi  # noqa: E402
+from lab.remote import CommandFailed, run_local, run_remote  # noqa: E402
+
+LAB_STATE = Path(os.environ.get("LAB_STATE", "/tmp/swarmlab-state"))
+NET = "10.77.0"
+ZONES = ["lab-a", "lab-b", "lab-c"]
+
+
+@dataclass(frozen=True)
+class Host:
+    k: int
+    name: str
+    ip: str
+    dir: Path
+
+
+def discover_hosts(state_dir: Path = LAB_STATE) -> list[Host]:
+    """The hosts lab/hosts.sh started (their state directories)."""
+    hosts = []
+    for d in sorted(state_dir.glob("swl-n*"), key=lambda p: int(p.name[5:])):
+        if (d / "pause.pid").exists():
+            k = int(d.name[5:])
+            hosts.append(Host(k, d.name, f"{NET}.{10 + k}", d))
+    return hosts
+
+
+class Vault:
+    """Encrypts secret values for the state file (the key never leaves the lab's state dir)."""
+
+    def __init__(self, key_file: Path) -> None:
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, AESGCM.generate_key(bit_length=256))
+            os.close(fd)
+        self.aead = AESGCM(key_file.read_bytes())
+
+    def seal(self, value: Any) -> dict[str, str]:
+        nonce = os.urandom(12)
+        blob = self.aead.encrypt(nonce, json.dumps(value).encode(), None)
+        return {"ciphertext": base64.b64encode(nonce + blob).decode()}
+
+    def open(self, sealed: dict[str, str]) -> Any:
+        raw = base64.b64decode(sealed["ciphertext"])
+        return json.loads(self.aead.decrypt(raw[:12], raw[12:], None))
+
+
+def digest(inputs: dict[str, Any], ignore: list[str]) -> str:
+    """A hash of the inputs the engine would diff (ignore_changes left out)."""
+    kept = {k: v for k, v in unwrap(inputs).items() if k not in ignore}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class LabState:
+    """What the lab created, by URN; saved after every change (like a checkpoint)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.vault = Vault(path.parent / "secrets.key")
+        self.lock = threading.Lock()
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.hosts: dict[str, int] = {}  # instance name -> host number
+        if path.exists():
+            data = json.loads(path.read_text())
+            self.resources = data.get("resources", {})
+            self.hosts = data.get("hosts", {})
+
+    def save(self) -> None:
+        with self.lock:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"resources": self.resources, "hosts": self.hosts}, indent=1, sort_keys=True))
+            tmp.replace(self.path)
+
+    def put(self, reg: Registration, id_: str, outputs: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+        sealed = {}
+        plain = {}
+        for k, v in outputs.items():
+            if is_secret(v):
+                sealed[k] = self.vault.seal(unwrap(v))
+            else:
+                plain[k] = v
+        # Delete-time needs: the delete text and connection (key sealed), never create inputs.
+        inputs = {}
+        for k in ("delete", "connection", "environment", "interpreter", "name"):
+            if k in reg.inputs:
+                v = reg.inputs[k]
+                inputs[k] = {"sealed": self.vault.seal(unwrap(v))} if (k == "connection" or is_secret(v)) else v
+        with self.lock:
+            self.resources[reg.urn] = {
+                "type": reg.type,
+                "name": reg.name,
+                "id": id_,
+                "digest": digest(reg.inputs, reg.ignore_changes),
+                "triggers": digest({"t": reg.inputs.get("triggers")}, []),
+                "dependencies": sorted(set(reg.dependencies) | {u for us in reg.property_dependencies.values() for u in us}),
+                "outputs": plain,
+                "secret_outputs": sealed,
+                "delete_inputs": inputs,
+                **(extra or {}),
+            }
+        self.save()
+
+    def outputs_of(self, urn: str) -> dict[str, Any]:
+        rec = self.resources[urn]
+        out = dict(rec["outputs"])
+        for k, v in rec["secret_outputs"].items():
+            out[k] = secret(self.vault.open(v))
+        return out
+
+    def delete_input(self, rec: dict[str, Any], key: str) -> Any:
+        v = rec["delete_inputs"].get(key)
+        if isinstance(v, dict) and "sealed" in v:
+            return self.vault.open(v["sealed"])
+        return v
+
+
+class Log:
+    """The lab's log: one line per action; never a secret (only stderr of commands)."""
+
+    def __init__(self, path: Path, echo: bool = True) -> None:
+        self.path = path
+        self.echo = echo
+        self.t0 = time.monotonic()
+        self.lock = threading.Lock()
+
+    def __call__(self, msg: str) -> None:
+        line = f"[{time.monotonic() - self.t0:6.1f}s] {msg}"
+        with self.lock:
+            with self.path.open("a") as f:
+                f.write(line + "\n")
+            if self.echo:
+                print(line, flush=True)
+
+
+class LabMocks(pmocks.Mocks):
+    def __init__(self, hosts: list[Host], state: LabState, log: Log, replay: bool = False) -> None:
+        self.hosts = hosts
+        self.state = state
+        self.log = log
+        self.replay = replay
+        self.monitor: RecordingMonitor | None = None
+        self.lock = threading.Lock()
+        self.key_pairs: dict[str, str] = {}
+        self.providers: dict[str, dict[str, Any]] = {}  # provider URN -> inputs
+        self.docker_ids: dict[str, str] = {}  # docker Network resource id -> real id
+        self.registered: set[str] = set()
+        self.stats = {"ran": 0, "unchanged": 0, "replaced": 0}
+
+    # --- invokes -------------------------------------------------------------
+    def call(self, args: pmocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": ZONES, "zoneIds": ZONES}, []
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": "ami-lab", "name": "lab"}, []
+        if args.token == "aws:ec2/getInstanceType:getInstanceType":
+            return {"supportedArchitectures": ["x86_64"]}, []
+        return {}, []
+
+    # --- resources -----------------------------------------------------------
+    def new_resource(self, args: pmocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        reg: Registration = self.monitor.current.registration  # type: ignore[union-attr]
+        with self.lock:
+            self.registered.add(reg.urn)
+        handler = {
+            "aws:ec2/keyPair:KeyPair": self._key_pair,
+            "aws:ec2/instance:Instance": self._instance,
+            "command:remote:Command": self._command,
+            "command:local:Command": self._command,
+            "pulumi:providers:docker": self._provider,
+            "docker:index/network:Network": self._docker,
+            "docker:index/service:Service": self._docker,
+        }.get(args.typ)
+        if handler is None:
+            return f"{args.name}-lab", dict(args.inputs)
+        return handler(reg)
+
+    def _unchanged(self, reg: Registration) -> dict[str, Any] | None:
+        prev = self.state.resources.get(reg.urn)
+        if prev is None or self.replay or prev["digest"] != digest(reg.inputs, reg.ignore_changes):
+            return None
+        return prev
+
+    def _key_pair(self, reg: Registration) -> tuple[str, dict[str, Any]]:
+        name = reg.inputs.get("keyName") or reg.name
+        with self.lock:
+            self.key_pairs[name] = unwrap(reg.inputs["publicKey"])
+        return name, {**reg.inputs, "keyName": name}
+
+    def _instance(self, reg: Registration) -> tuple[str, dict[str, Any]]:
+        with self.lock:
+            k = self.state.hosts.get(reg.name)
+            if k is None:
+                taken = set(self.state.hosts.values())
+                free = [h.k for h in self.hosts if h.k not in taken]
+                if not free:
+                    raise RuntimeError(
+                        f"the program asks for more instances than the lab has hosts ({len(self.hosts)}): "
+                        "start more with `lab/hosts.sh up N`"
+                    )
+                k = free[0]
+                self.state.hosts[reg.name] = k
+        host = next(h for h in self.hosts if h.k == k)
+        prev = self._unchanged(reg)
+        if prev is None:
+            check_user_data(reg.inputs["userData"], host)
+            key = self.key_pairs[reg.inputs["keyName"]]
+            auth = host.dir / "authorized_keys"
+            lines = auth.read_text().splitlines() if auth.exists() else []
+            if key not in lines:
+                auth.write_text("\n".join([*lines, key]) + "\n")
+            self.log(f"instance {reg.name} -> {host.name} ({host.ip}): user data valid, key installed")
+        outputs = {**reg.inputs, "publicIp": host.ip, "privateIp": host.ip, "privateDns": host.name}
+        id_ = f"i-lab-{host.name}"
+        self.state.put(reg, id_, outputs, {"host": k})
+        return id_, outputs
+
+    def _command(self, reg: Registration) -> tuple[str, dict[str, Any]]:
+        prev = self._unchanged(reg)
+        if prev is not None:
+            with self.lock:
+                self.stats["unchanged"] += 1
+            return prev["id"], self.state.outputs_of(reg.urn)
+        old = self.state.resources.get(reg.urn)
+        replacing = old is not None and old["triggers"] != digest({"t": reg.inputs.get("triggers")}, [])
+        inputs = unwrap(reg.inputs)
+        deadline = time.monotonic() + _seconds(reg.custom_timeouts.get("create", "20m"))
+        where = inputs["connection"]["host"] if reg.type == "command:remote:Command" else "local"
+        self.log(f"run  {reg.name} on {where}")
+        try:
+            if reg.type == "command:remote:Command":
+                res = run_remote(inputs["connection"], inputs["create"], inputs.get("stdin"), inputs.get("environment"), deadline)
+            else:
+                res = run_local(_local(inputs), inputs.get("stdin"), inputs.get("environment"), deadline)
+        except CommandFailed as exc:
+            self.log(f"FAIL {reg.name}: {exc}")
+            raise
+        for line in res.stderr.strip().splitlines():
+            self.log(f"     {reg.name}: {line}")
+        outputs: dict[str, Any] = {**reg.inputs, "stdout": res.stdout, "stderr": res.stderr}
+        for key in {"stdout", "stderr"} & set(reg.additional_secret_outputs):
+            outputs[key] = secret(outputs[key])
+        if replacing and old and old["delete_inputs"].get("delete"):
+            self._delete(reg.urn, old)  # create-before-delete, as the engine replaces
+        with self.lock:
+            self.stats["replaced" if replacing else "ran"] += 1
+        id_ = f"cmd-{hashlib.sha1(reg.urn.encode()).hexdigest()[:12]}"
+        self.state.put(reg, id_, outputs)
+        return id_, outputs
+
+    def _provider(self, reg: Registration) -> tuple[str, dict[str, Any]]:
+        inputs = unwrap(reg.inputs)
+        with self.lock:
+            self.providers[reg.urn] = inputs
+        self.state.put(reg, "docker-provider", dict(reg.inputs), {"provider_inputs": inputs})
+        return "docker-provider", dict(reg.inputs)
+
+    def _docker(self, reg: Registration) -> tuple[str, dict[str, Any]]:
+        prev = self._unchanged(reg)
+        if prev is not None:
+            return prev["id"], self.state.outputs_of(reg.urn)
+        provider = self._provider_for(reg)
+        client = dockerapi.client_for(provider, LAB_STATE)
+        inputs = unwrap(reg.inputs)
+        try:
+            if reg.type == "docker:index/network:Network":
+                id_ = dockerapi.ensure_network(client, inputs)
+                self.log(f"network {inputs['name']} ({id_[:12]}) on {provider['host']}")
+            else:
+                t0 = time.monotonic()
+                id_ = dockerapi.ensure_service(client, inputs)
+                self.log(f"service {inputs['name']} ({id_[:12]}) converged in {time.monotonic() - t0:.1f}s")
+        finally:
+            client.close()
+        self.state.put(reg, id_, dict(reg.inputs), {"provider_inputs": provider})
+        return id_, dict(reg.inputs)
+
+    def _provider_for(self, reg: Registration) -> dict[str, Any]:
+        urn = reg.provider.rsplit("::", 1)[0]  # "<urn>::<id>"
+        return self.providers[urn]
+
+    # --- deletes -------------------------------------------------------------
+    def _delete(self, urn: str, rec: dict[str, Any]) -> None:
+        t = rec["type"]
+        try:
+            if t in ("command:remote:Command", "command:local:Command"):
+                text = self.state.delete_input(rec, "delete")
+                if text:
+                    self.log(f"del  {rec['name']}")
+                    deadline = time.monotonic() + 600
+                    env = self.state.delete_input(rec, "environment")
+                    if t == "command:remote:Command":
+                        res = run_remote(self.state.delete_input(rec, "connection"), text, None, env, deadline)
+                    else:
+                        res = run_local(_local({"create": text, "interpreter": rec["delete_inputs"].get("interpreter")}), None, env, deadline)
+                    for line in res.stderr.strip().splitlines():
+                        self.log(f"     {rec['name']}: {line}")
+            elif t in ("docker:index/service:Service", "docker:index/network:Network"):
+                client = dockerapi.client_for(rec["provider_inputs"], LAB_STATE)
+                try:
+                    dockerapi.remove(client, "service" if t.endswith("Service") else "network", rec["id"])
+                finally:
+                    client.close()
+                self.log(f"del  {rec['name']} ({t.split(':')[-1]})")
+            elif t == "aws:ec2/instance:Instance":
+                with self.lock:
+                    self.state.hosts = {n: k for n, k in self.state.hosts.items() if n != rec["name"]}
+                self.log(f"del  {rec['name']} (host released)")
+        except CommandFailed as exc:
+            self.log(f"FAIL delete {rec['name']}: {exc}")
+            raise
+
+    def delete_vanished(self) -> list[str]:
+        """Delete, dependents first, every resource the program no longer registers."""
+        gone = {u: r for u, r in self.state.resources.items() if u not in self.registered}
+        done: list[str] = []
+        while gone:
+            # A resource can go once nothing else still in `gone` depends on it.
+            ready = [u for u in gone if not any(u in r["dependencies"] for v, r in gone.items() if v != u)]
+            if not ready:
+                ready = list(gone)
+            for u in sorted(ready):
+                self._delete(u, gone[u])
+                with self.state.lock:
+                    self.state.resources.pop(u, None)
+                self.state.save()
+                done.append(gone.pop(u)["name"])
+        return done
+
+
+def _seconds(text: str) -> float:
+    return (dockerapi.duration_ns(text) or 0) / 1e9 or 1200.0
+
+
+def _local(inputs: dict[str, Any]) -> str:
+    interp = inputs.get("interpreter") or ["/bin/sh", "-c"]
+    if list(interp)[:1] == ["/bin/bash"]:
+        return "exec /bin/bash -c " + _shquote(inputs["create"])
+    return inputs["create"]
+
+
+def _shquote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def check_user_data(text: str, host: Host) -> None:
+    """The instance's user data must be valid cloud-config (cloud-init's own schema)."""
+    if not shutil.which("cloud-init"):
+        raise RuntimeError("cloud-init is not installed: run lab/hosts.sh install")
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(text)
+    try:
+        res = subprocess.run(["cloud-init", "schema", "--config-file", f.name], capture_output=True, text=True)
+    finally:
+        os.unlink(f.name)
+    if res.returncode != 0:
+        raise RuntimeError(f"user data for {host.name} is not valid cloud-config: {res.stdout}{res.stderr}")
+
+
+def stack_config(path: Path, overrides: dict[str, str]) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())["config"]
+    cfg: dict[str, Any] = {}
+    for k, v in data.items():
+        key = k.split(":", 1)[1] if k.startswith(PROJECT + ":") else k
+        cfg[key] = v
+    cfg.update(overrides)
+    return cfg
+
+
+def lab_key() -> tuple[str, str]:
+    """The lab's SSH key pair (made once): the stack's sshPublicKey / sshPrivateKey."""
+    key = LAB_STATE / "lab_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "swarm-lab", "-f", str(key)], check=True)
+    return key.with_suffix(".pub").read_text().strip(), key.read_text()
+
+
+@dataclass
+class Outcome:
+    exports: dict[str, Any]
+    deleted: list[str]
+    stats: dict[str, int]
+    seconds: float
+    registrations: list[Registration]
+
+
+def up(overrides: dict[str, str] | None = None, replay: bool = False, stack_file: Path = ROOT / "Pulumi.lab.yaml", echo: bool = True) -> Outcome:
+    """One `pulumi up` of the lab stack."""
+    hosts = discover_hosts()
+    if not hosts:
+        raise RuntimeError("no lab hosts: run `lab/hosts.sh up` first")
+    LAB_STATE.mkdir(parents=True, exist_ok=True)
+    log = Log(LAB_STATE / "engine.log", echo)
+    state = LabState(LAB_STATE / "stack.json")
+    pub, priv = lab_key()
+    cfg = stack_config(stack_file, overrides or {})
+    cfg.update(sshPublicKey=pub, sshPrivateKey=priv)
+    mocks = LabMocks(hosts, state, log, replay)
+    mon = RecordingMonitor(mocks)
+    mocks.monitor = mon
+    t0 = time.monotonic()
+    log(f"up: {len(hosts)} hosts, config {', '.join(f'{k}={v}' for k, v in sorted((overrides or {}).items())) or 'as in ' + stack_file.name}{' (replay)' if replay else ''}")
+    run = run_program(mocks, cfg, stack="lab", secret_keys=("sshPrivateKey",), monitor=mon)
+    deleted = mocks.delete_vanished()
+    seconds = time.monotonic() - t0
+    log(f"up: done in {seconds:.1f}s: {mocks.stats}, deleted {deleted}")
+    return Outcome(run.exports, deleted, mocks.stats, seconds, mon.registrations)
+
+
+def destroy(echo: bool = True) -> list[str]:
+    """`pulumi destroy`: every delete, dependents first."""
+    state = LabState(LAB_STATE / "stack.json")
+    if not state.resources:
+        return []
+    log = Log(LAB_STATE / "engine.log", echo)
+    mocks = LabMocks(discover_hosts(), state, log)
+    # The provider inputs recorded with each docker resource let deletes reach the engine.
+    deleted = mocks.delete_vanished()
+    log(f"destroy: deleted {len(deleted)} resources")
+    return deleted
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="lab.engine", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p_up = sub.add_parser("up", help="run the program against the lab hosts")
+    p_up.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a stack config key")
+    p_up.add_argument("--replay", action="store_true", help="run every command again (idempotence check)")
+    sub.add_parser("destroy", help="run every delete, dependents first")
+    args = ap.parse_args(argv)
+    if args.cmd == "up":
+        overrides = dict(kv.split("=", 1) for kv in args.set)
+        out = up(overrides, replay=args.replay)
+        print(json.dumps({k: v for k, v in out.exports.items() if k != "privateKey"}, indent=2))
+    else:
+        destroy()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
