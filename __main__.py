@@ -7,6 +7,7 @@ import pulumi_aws as aws
 import pulumi_tls as tls
 
 from components import settings as config
+from components.access import Access, AccessArgs
 from components.firewall import Firewall, FirewallArgs
 from components.network import Network, NetworkArgs
 from components.nodes import Nodes, NodesArgs
@@ -58,8 +59,22 @@ nodes = Nodes(
         tags=tags,
     ),
 )
-swarm = Swarm("boot", SwarmArgs(nodes=nodes.nodes, user=cfg.ssh_user, private_key=private_key))
+# The deployer's own ssh (docker provider, node leave) keeps its files per stack.
 ssh_dir = Path(__file__).resolve().parent / ".ssh" / pulumi.get_stack()
+access = Access(
+    "access",
+    AccessArgs(private_key=private_key, key_file=str(ssh_dir / "id"), known_hosts_file=str(ssh_dir / "known_hosts")),
+)
+swarm = Swarm(
+    "boot",
+    SwarmArgs(
+        nodes=nodes.nodes,
+        user=cfg.ssh_user,
+        private_key=private_key,
+        ssh_opts=access.ssh_opts,
+        access=access.ready,
+    ),
+)
 app = Service(
     "app",
     ServiceArgs(
@@ -67,9 +82,8 @@ app = Service(
         nodes=nodes.nodes,
         user=cfg.ssh_user,
         private_key=private_key,
-        key_file=str(ssh_dir / "id"),
-        known_hosts_file=str(ssh_dir / "known_hosts"),
-        after=[*swarm.joins, *swarm.members],
+        ssh_opts=access.ssh_opts,
+        after=[*swarm.joins, *swarm.members, *access.ready],
         service_name=cfg.service_name,
         image=cfg.service_image,
         replicas=cfg.service_replicas,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
-from pulumi_command import local, remote
+from pulumi_command import remote
 
 from components.commands import render
 from components.nodes import Node
@@ -19,8 +19,7 @@ class ServiceArgs:
     nodes: list[Node]
     user: str
     private_key: pulumi.Input[str] | None  # None: the deployer's SSH agent
-    key_file: str  # where the docker provider's ssh client finds private_key
-    known_hosts_file: str
+    ssh_opts: list[str]  # the deployer's ssh client options (components/access.py)
     after: list[pulumi.Resource]  # every join and label: the service needs the whole cluster
     service_name: str
     image: str
@@ -29,21 +28,6 @@ class ServiceArgs:
     target_port: int
     smoke_mode: str
     probe_image: str
-
-
-def ssh_options(key_file: str | None, known_hosts_file: str) -> list[str]:
-    """Options for the ssh client the docker provider runs. Pure."""
-    opts = [
-        "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=15",
-        # Trust on first use, then pinned in a per-stack file: a changed host key
-        # (another machine behind the same IP) makes the connection fail.
-        "-o", "StrictHostKeyChecking=accept-new",
-        "-o", f"UserKnownHostsFile={known_hosts_file}",
-    ]  # fmt: skip
-    if key_file:
-        opts += ["-o", "IdentitiesOnly=yes", "-i", key_file]
-    return opts
 
 
 class Service(pulumi.ComponentResource):
@@ -57,29 +41,15 @@ class Service(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         mgr = args.manager
 
-        provider_after: list[pulumi.Resource] = list(args.after)
-        key_file = None
-        if args.private_key is not None:
-            key_file = args.key_file
-            provider_after.append(
-                local.Command(
-                    f"{name}-keyfile",
-                    create=render("local-keyfile.sh", {"KEY_FILE": key_file, "ACTION": "write"}),
-                    delete=render("local-keyfile.sh", {"KEY_FILE": key_file, "ACTION": "remove"}),
-                    stdin=args.private_key,
-                    interpreter=["/bin/bash", "-c"],  # the script is bash, /bin/sh may be dash
-                    opts=child,
-                )
-            )
-
         provider = docker.Provider(
             f"{name}-docker",
             host=pulumi.Output.concat("ssh://", args.user, "@", mgr.public_ip),
-            ssh_opts=ssh_options(key_file, args.known_hosts_file),
+            ssh_opts=args.ssh_opts,
             # `pulumi preview` (e.g. on a pull request) must not need SSH to the cluster: with
             # this, the provider connects on a resource's first real use, not when configured.
             disable_docker_daemon_check=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=provider_after),
+            # Configured only once the swarm exists and the key file is written.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )
         on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=args.after)
 

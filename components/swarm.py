@@ -3,8 +3,9 @@
 Per node: a readiness gate; then `swarm init` on the first manager; join-token
 reads (secret stdout); every other node joins in parallel, its token on stdin;
 each node is labelled (role, az) on the manager; finally both tokens rotate.
-Removing a node drains it, demotes it if needed and removes it, all from the
-manager, so it works even when the node's host is already gone.
+Taking a node out drains it (and demotes a manager) on the manager, makes it
+leave, and removes it on the manager; only the leave touches the node itself, and
+it is skipped when the node's host is already gone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_command import remote
+from pulumi_command import local, remote
 
 from components.commands import render
 from components.nodes import Node
@@ -29,6 +30,8 @@ class SwarmArgs:
     nodes: list[Node]  # nodes[0] is the first manager
     user: str
     private_key: pulumi.Input[str] | None  # None: use the deployer's SSH agent
+    ssh_opts: list[str]  # the deployer's ssh client options (components/access.py)
+    access: list[pulumi.Resource]  # what ssh_opts needs (the key file)
 
 
 class Swarm(pulumi.ComponentResource):
@@ -44,52 +47,59 @@ class Swarm(pulumi.ComponentResource):
         first = args.nodes[0]
         self.manager = first
 
-        def connection(node: Node, **dial: int) -> remote.ConnectionArgs:
-            return remote.ConnectionArgs(
-                host=node.public_ip, user=args.user, private_key=args.private_key, **dial
-            )
+        def on(node: Node, **dial: int) -> remote.ConnectionArgs:
+            return remote.ConnectionArgs(host=node.public_ip, user=args.user, private_key=args.private_key, **dial)
 
         def command(
             resource_name: str,
-            node: Node,
-            create: pulumi.Input[str],
-            depends_on: list[pulumi.Resource],
-            **kwargs: object,
+            connection: remote.ConnectionArgs,
+            create: pulumi.Input[str] | None,
+            after: list[pulumi.Resource],
+            *,
+            delete: pulumi.Input[str] | None = None,
+            stdin: pulumi.Input[str] | None = None,
+            triggers: list[pulumi.Input[str]] | None = None,
+            logging: remote.Logging | None = None,
+            secret_stdout: bool = False,
+            ignore_changes: list[str] | None = None,
+            create_timeout: str | None = None,
         ) -> remote.Command:
-            extra_opts = kwargs.pop("opts", None)
-            options = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
-            if isinstance(extra_opts, pulumi.ResourceOptions):
-                options = pulumi.ResourceOptions.merge(options, extra_opts)
             return remote.Command(
                 resource_name,
-                connection=kwargs.pop("connection", connection(node)),  # type: ignore[arg-type]
+                connection=connection,
                 create=create,
-                # Our scripts never read the previous run's output; sshd would refuse the
-                # variables anyway (AcceptEnv), with a warning on every update.
+                delete=delete,
+                stdin=stdin,
+                triggers=triggers,
+                logging=logging,
+                # Our scripts never read the previous run's output; sshd would refuse
+                # the variables anyway (AcceptEnv), with a warning on every update.
                 add_previous_output_in_env=False,
-                opts=options,
-                **kwargs,  # type: ignore[arg-type]
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=after,
+                    additional_secret_outputs=["stdout"] if secret_stdout else None,
+                    ignore_changes=ignore_changes,
+                    custom_timeouts=pulumi.CustomTimeouts(create=create_timeout) if create_timeout else None,
+                ),
             )
 
         gates = {
             n.name: command(
                 f"{name}-ready-{n.short}",
-                n,
+                on(n, dial_error_limit=GATE_DIAL_ERROR_LIMIT, per_dial_timeout=GATE_PER_DIAL_TIMEOUT),
                 render("node-ready.sh"),
                 [],
-                connection=connection(
-                    n, dial_error_limit=GATE_DIAL_ERROR_LIMIT, per_dial_timeout=GATE_PER_DIAL_TIMEOUT
-                ),
                 # A replaced instance is a new host: wait for it again.
                 triggers=[n.instance_id],
-                opts=pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=GATE_TIMEOUT)),
+                create_timeout=GATE_TIMEOUT,
             )
             for n in args.nodes
         }
 
         init = command(
             f"{name}-init",
-            first,
+            on(first),
             first.private_ip.apply(lambda ip: render("swarm-init.sh", {"ADVERTISE_ADDR": ip})),
             [gates[first.name]],
             delete=render("swarm-leave.sh"),
@@ -99,62 +109,86 @@ class Swarm(pulumi.ComponentResource):
 
         # Read the tokens again whenever the node set changes: the previous ones were
         # rotated away after bootstrap, and new nodes need a valid one.
-        node_set = [n.instance_id for n in args.nodes]
+        node_set: list[pulumi.Input[str]] = [n.instance_id for n in args.nodes]
         tokens: dict[str, pulumi.Output[str]] = {}
         for role in sorted({n.role for n in args.nodes[1:]}):
             read = command(
                 f"{name}-token-{role}",
-                first,
+                on(first),
                 render("swarm-join-token.sh", {"ROLE": role}),
                 [init],
                 triggers=node_set,
                 logging=remote.Logging.STDERR,  # stderr only: stdout is the token
-                opts=pulumi.ResourceOptions(additional_secret_outputs=["stdout"]),
+                secret_stdout=True,
             )
             # Explicit as well: some engines (and the mock runtime) ignore additional_secret_outputs.
             tokens[role] = pulumi.Output.secret(read.stdout)
 
         self.members = []
-        joins: list[remote.Command] = []
+        self.joins = []
         for n in args.nodes:
-            member_of: list[pulumi.Resource] = [init]
-            delete = None
-            if n is not first:
-                join = command(
-                    f"{name}-join-{n.short}",
-                    n,
-                    pulumi.Output.all(first.private_ip, n.private_ip).apply(
-                        lambda ips: render("swarm-join.sh", {"MANAGER_ADDR": ips[0], "ADVERTISE_ADDR": ips[1]})
-                    ),
-                    [gates[n.name], init],
-                    # The token travels on stdin: not in the command text, not in any argv,
-                    # and not in the environment (which sshd drops unless AcceptEnv lists it).
-                    stdin=tokens[n.role],
-                    # A token is only needed to join. Later token changes (rotation, a
-                    # re-read when nodes are added) must not re-run existing joins.
-                    opts=pulumi.ResourceOptions(ignore_changes=["stdin"]),
-                )
-                joins.append(join)
-                member_of = [join]
-                delete = n.private_ip.apply(lambda ip: render("swarm-remove.sh", {"NODE_ADDR": ip}))
+            label = n.private_ip.apply(
+                lambda ip, n=n: render("swarm-label.sh", {"NODE_ADDR": ip, "ROLE": n.role, "AZ": n.az})
+            )
+            if n is first:
+                # The first manager is taken out only with the whole swarm (init's delete).
+                self.members.append(command(f"{name}-member-{n.short}", on(first), label, [init]))
+                continue
+            # Taking a node out runs these deletes in this order (dependents first):
+            # member: drain + demote (manager) -> leave: the node leaves (deployer's ssh,
+            # skipped if the host is gone) -> forget: node rm (manager).
+            forget = command(
+                f"{name}-forget-{n.short}",
+                on(first),
+                None,
+                [init],
+                delete=n.private_ip.apply(lambda ip: render("swarm-forget.sh", {"NODE_ADDR": ip})),
+            )
+            join = command(
+                f"{name}-join-{n.short}",
+                on(n),
+                pulumi.Output.all(first.private_ip, n.private_ip).apply(
+                    lambda ips: render("swarm-join.sh", {"MANAGER_ADDR": ips[0], "ADVERTISE_ADDR": ips[1]})
+                ),
+                [gates[n.name], init],
+                # The token travels on stdin: not in the command text, not in any argv,
+                # and not in the environment (which sshd drops unless AcceptEnv lists it).
+                stdin=tokens[n.role],
+                # A token is only needed to join. Later token changes (rotation, a
+                # re-read when nodes are added) must not re-run existing joins.
+                ignore_changes=["stdin"],
+            )
+            leave = local.Command(
+                f"{name}-leave-{n.short}",
+                delete=n.public_ip.apply(
+                    lambda ip: render(
+                        "local-node-leave.sh",
+                        {
+                            "NODE": f"{args.user}@{ip}",
+                            "SSH_OPTS": "\n".join(args.ssh_opts),
+                            "LEAVE_SCRIPT": render("swarm-leave.sh"),
+                        },
+                    )
+                ),
+                interpreter=["/bin/bash", "-c"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[join, forget, *args.access]),
+            )
             member = command(
                 f"{name}-member-{n.short}",
-                first,
-                n.private_ip.apply(
-                    lambda ip, n=n: render("swarm-label.sh", {"NODE_ADDR": ip, "ROLE": n.role, "AZ": n.az})
-                ),
-                member_of,
-                delete=delete,
+                on(first),
+                label,
+                [join, leave],
+                delete=n.private_ip.apply(lambda ip: render("swarm-drain.sh", {"NODE_ADDR": ip})),
             )
+            self.joins.append(join)
             self.members.append(member)
 
-        self.joins = joins
-        if joins:
+        if self.joins:
             command(
                 f"{name}-rotate-tokens",
-                first,
+                on(first),
                 render("swarm-rotate.sh"),
-                [*joins, *self.members],
+                [*self.joins, *self.members],
                 triggers=node_set,
             )
 

@@ -145,21 +145,72 @@ def test_label_adds_labels_once(host: Host) -> None:
     assert "node update" not in host.log("docker.argv")
 
 
-def test_remove_drains_demotes_and_removes(host: Host) -> None:
+def _node_calls(host: Host) -> list[str]:
+    return [c for c in host.log("docker.argv").splitlines() if c.startswith("node ") and "inspect" not in c and " ls" not in c and " ps" not in c]
+
+
+def test_drain_drains_and_demotes_a_manager(host: Host) -> None:
     _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4"))
     host.set("role-n3", "manager")
-    r = host.run("swarm-remove.sh", {"NODE_ADDR": "10.0.32.4"})
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
     assert r.returncode == 0, r.stderr
-    calls = [c for c in host.log("docker.argv").splitlines() if c.startswith("node ") and "inspect" not in c and "ls" not in c]
-    assert calls[0] == "node update --availability drain n3"
-    assert calls[-2:] == ["node demote n3", "node rm --force n3"]
+    assert _node_calls(host) == ["node update --availability drain n3", "node demote n3"]
 
 
-def test_remove_tolerates_a_node_that_is_gone(host: Host) -> None:
+def test_drain_does_not_demote_a_worker(host: Host) -> None:
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4"))
+    assert host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"}).returncode == 0
+    assert _node_calls(host) == ["node update --availability drain n3"]
+
+
+def test_forget_removes_the_node(host: Host) -> None:
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4"))
+    r = host.run("swarm-forget.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == ["node rm --force n3"]
+
+
+@pytest.mark.parametrize("script", ["swarm-drain.sh", "swarm-forget.sh"])
+def test_removal_tolerates_a_node_that_is_gone(host: Host, script: str) -> None:
     _cluster(host, ("n1", "10.0.0.5"))
-    r = host.run("swarm-remove.sh", {"NODE_ADDR": "10.0.32.4"})
+    r = host.run(script, {"NODE_ADDR": "10.0.32.4"})
     assert r.returncode == 0 and "removed already" in r.stderr
-    assert "node rm" not in host.log("docker.argv")
+    assert _node_calls(host) == []
+
+
+@pytest.mark.parametrize("script", ["swarm-drain.sh", "swarm-forget.sh"])
+def test_removal_is_a_no_op_when_the_swarm_is_gone(host: Host, script: str) -> None:
+    r = host.run(script, {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0 and "not in a swarm" in r.stderr
+    assert _node_calls(host) == []
+
+
+def test_leave_only_when_in_a_swarm(host: Host) -> None:
+    assert "skip: not in a swarm" in host.run("swarm-leave.sh").stderr
+    assert "swarm leave" not in host.log("docker.argv")
+    host.set("state", "active")
+    assert host.run("swarm-leave.sh").returncode == 0
+    assert "swarm leave --force" in host.log("docker.argv")
+
+
+def _fake_ssh(host: Host, rc: int) -> None:
+    ssh = host.dir / "bin" / "ssh"
+    ssh.parent.mkdir(exist_ok=True)
+    ssh.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" > "$FAKE_DIR/ssh.argv"\ncat > "$FAKE_DIR/ssh.stdin"\nexit {rc}\n')
+    ssh.chmod(0o755)
+
+
+@pytest.mark.parametrize(("rc", "ok", "said"), [(0, True, ""), (255, True, "host gone"), (1, False, "failed (exit 1)")])
+def test_local_leave_tolerates_only_an_unreachable_host(host: Host, rc: int, ok: bool, said: str) -> None:
+    _fake_ssh(host, rc)
+    params = {"NODE": "ubuntu@203.0.113.9", "SSH_OPTS": "-o\nBatchMode=yes", "LEAVE_SCRIPT": "docker swarm leave --force"}
+    env_path = f"{host.dir / 'bin'}"
+    r = subprocess.run(["bash", "-c", render("local-node-leave.sh", params)], capture_output=True, text=True,
+                       env={**os.environ, "PATH": f"{env_path}:{os.environ['PATH']}", "FAKE_DIR": str(host.dir)})  # fmt: skip
+    assert (r.returncode == 0) is ok, r.stderr
+    assert said in r.stderr
+    assert host.log("ssh.argv").split() == ["-o", "BatchMode=yes", "ubuntu@203.0.113.9", "bash", "-s"]
+    assert host.log("ssh.stdin").strip() == "docker swarm leave --force"
 
 
 @pytest.mark.parametrize(

@@ -58,5 +58,5 @@ fi
 
 # The login session may predate the usermod that added us to the docker group.
 docker_info() { docker info >/dev/null 2>&1 || sudo -n docker info >/dev/null 2>&1; }
-retry 60 docker_info || fail "the Docker daemon did not answer within 60 s"
+retry 30 docker_info || fail "the Docker daemon did not answer within 30 s"
 echo "ready: $(hostname) docker $(docker version --format '{{.Server.Version}}' 2>/dev/null || sudo -n docker version --format '{{.Server.Version}}')"

@@ -1,0 +1,169 @@
+"""The program against a real swarm: namespaces with their own dockerd and sshd,
+commands over real SSH, the service on the real engine (see lab/engine.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+import time
+
+import docker
+import pytest
+
+from lab import engine
+from lab.summary import collect, has_ipvs, socket_client
+
+pytestmark = pytest.mark.lab
+HOSTS_SH = str(engine.ROOT / "lab" / "hosts.sh")
+
+
+def swarm_state(k: int) -> str:
+    c = socket_client(k)
+    try:
+        return c.info()["Swarm"]["LocalNodeState"]
+    finally:
+        c.close()
+
+
+def reset(n_hosts: int) -> None:
+    """Back to hosts with plain Docker and an empty stack (a new `pulumi stack`)."""
+    for k in range(1, n_hosts + 1):
+        c = socket_client(k)
+        try:
+            if c.info()["Swarm"]["LocalNodeState"] != "inactive":
+                c.swarm.leave(force=True)
+        except docker.errors.APIError:
+            pass
+        finally:
+            c.close()
+    for name in ("stack.json", "secrets.key"):
+        (engine.LAB_STATE / name).unlink(missing_ok=True)
+
+
+def up(**overrides: object) -> engine.Outcome:
+    return engine.up({k: str(v) for k, v in overrides.items()}, echo=True)
+
+
+def node_ids() -> dict[str, str]:
+    return {n["hostname"]: n["id"] for n in collect().nodes}
+
+
+@pytest.fixture
+def fresh(lab_hosts: int) -> int:
+    reset(lab_hosts)
+    return lab_hosts
+
+
+def test_fresh_cluster_runs_the_service(fresh: int) -> None:
+    out = up()
+    s = collect()
+    assert len(s.nodes) == 3
+    assert all(n["state"] == "ready" and n["availability"] == "active" for n in s.nodes)
+    assert sorted(n["role"] for n in s.nodes) == ["manager", "worker", "worker"]
+    assert all(set(n["labels"]) == {"az", "role"} for n in s.nodes)
+    assert s.service["running"] == s.service["desired"] == 2
+    assert s.service["ports"] == ["*:5001->5000/tcp (ingress)"]
+    assert len(s.tasks) == 2
+    for t in s.tasks:
+        assert t["answer"].startswith(t["container"][:12]), t  # the page names the container
+    assert out.exports["smokeTest"].startswith("ok: 2/2 running")
+    if not has_ipvs():
+        assert "routing mesh NOT checked" in out.exports["smokeTest"]
+    assert out.exports["swarmId"] and re.fullmatch(r"[a-z0-9]{25}", out.exports["swarmId"])
+
+
+def test_second_run_changes_nothing_and_scripts_skip(fresh: int) -> None:
+    up()
+    ids, service = node_ids(), collect().service
+    again = up()
+    assert again.stats["ran"] == 0 and again.stats["replaced"] == 0 and again.deleted == []
+    replay = engine.up(replay=True, echo=True)
+    assert replay.stats["ran"] >= 12  # every command ran again...
+    assert node_ids() == ids and collect().service == service  # ...and changed nothing
+    log = (engine.LAB_STATE / "engine.log").read_text()
+    tail = log[log.rindex("(replay)") :]
+    assert "skip: already a manager" in tail
+    assert tail.count("skip: already a member") == 2
+    assert tail.count("already labelled") == 3
+
+
+def test_scale_down_drains_and_removes_the_node(fresh: int) -> None:
+    up()
+    state = engine.LabState(engine.LAB_STATE / "stack.json")
+    k = state.hosts["swarm-worker-2"]
+    before = {n["hostname"] for n in collect().nodes}
+    assert f"swl-n{k}" in before
+    out = up(workerCount=1)
+    assert "boot-member-worker-2" in out.deleted and "swarm-worker-2" in out.deleted
+    s = collect()
+    assert f"swl-n{k}" not in {n["hostname"] for n in s.nodes}
+    assert len(s.nodes) == 2 and s.service["running"] == 2  # tasks moved, nothing lost
+    log = (engine.LAB_STATE / "engine.log").read_text()
+    assert "drained and removed node" in log
+
+
+def test_bootstrap_tokens_are_rotated_and_never_in_plain_text(fresh: int) -> None:
+    up()
+    state = engine.LabState(engine.LAB_STATE / "stack.json")
+    urn = next(u for u, r in state.resources.items() if r["name"] == "boot-token-worker")
+    old_token = engine.unwrap(state.outputs_of(urn)["stdout"]).strip()
+    assert old_token.startswith("SWMTKN-")
+    spare = max(engine.discover_hosts(), key=lambda h: h.k)
+    mgr_ip = next(n["addr"] for n in collect().nodes if n["role"] == "manager")
+    c = socket_client(spare.k)
+    try:
+        with pytest.raises(docker.errors.APIError):
+            c.swarm.join(remote_addrs=[f"{mgr_ip}:2377"], join_token=old_token, advertise_addr=spare.ip)
+    finally:
+        c.close()
+    # Nowhere in plain text: not in the lab's log, not in its state.
+    for path in (engine.LAB_STATE / "engine.log", engine.LAB_STATE / "stack.json"):
+        text = path.read_text()
+        assert "SWMTKN-" not in text, path
+        assert "PRIVATE KEY" not in text, path
+
+
+def test_three_managers_keep_quorum(fresh: int) -> None:
+    up(managerCount=3, workerCount=2)
+    s = collect()
+    managers = [n for n in s.nodes if n["role"] == "manager"]
+    assert len(managers) == 3 and len(s.nodes) == 5
+    assert sorted(m["manager"] for m in managers) == ["Leader", "Reachable", "Reachable"]
+    assert s.service["running"] == 2
+
+
+def test_a_node_whose_docker_died_joins_on_the_next_run(fresh: int) -> None:
+    up()
+    ids = node_ids()
+    new_k = max(h.k for h in engine.discover_hosts() if h.k not in engine.LabState(engine.LAB_STATE / "stack.json").hosts.values())
+    subprocess.run([HOSTS_SH, "kill-daemon", str(new_k), "dockerd"], check=True)
+    try:
+        with pytest.raises(Exception, match="Docker daemon did not answer"):
+            up(workerCount=3)
+    finally:
+        subprocess.run([HOSTS_SH, "start-daemon", str(new_k), "dockerd"], check=True)
+    assert {k: v for k, v in node_ids().items() if k in ids} == ids  # nothing lost meanwhile
+    out = up(workerCount=3)
+    s = collect()
+    assert len(s.nodes) == 4 and f"swl-n{new_k}" in {n["hostname"] for n in s.nodes}
+    assert {k: v for k, v in node_ids().items() if k in ids} == ids
+    assert s.service["running"] == 2 and out.exports["smokeTest"].startswith("ok:")
+
+
+def test_readiness_gate_waits_for_sshd(fresh: int) -> None:
+    """sshd is down when the run starts and comes back 5 s later: the gate's dial retries carry it."""
+    k = 2
+    subprocess.run([HOSTS_SH, "kill-daemon", str(k), "sshd"], check=True)
+    timer = threading.Timer(5, lambda: subprocess.run([HOSTS_SH, "start-daemon", str(k), "sshd"], check=True))
+    timer.start()
+    try:
+        t0 = time.monotonic()
+        out = up()
+    finally:
+        timer.join()
+    assert time.monotonic() - t0 > 5
+    assert out.exports["smokeTest"].startswith("ok:")
+    assert len(collect().nodes) == 3
+    json.dumps(out.exports)

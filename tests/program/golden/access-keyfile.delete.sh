@@ -1,0 +1,57 @@
+ACTION=remove
+KEY_FILE=<checkout>/.ssh/dev/id
+# shellcheck shell=bash
+# Helpers shared by the swarm scripts. components/commands.py prepends this file
+# (after the exported parameters) to every script it sends, so each remote
+# command is one self-contained text: no files need to exist on the node.
+
+# log MESSAGE: progress goes to stderr, so stdout stays the command's result.
+log() { printf '%s\n' "$*" >&2; }
+
+# fail MESSAGE: stop with a message Pulumi shows as the reason.
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# swarm_state: inactive | pending | active | error | locked
+swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+
+# node_by_addr ADDR: the ID of the swarm node whose address is ADDR (manager only).
+node_by_addr() {
+  local id
+  for id in $(docker node ls -q); do
+    if [ "$(docker node inspect --format '{{.Status.Addr}}' "$id")" = "$1" ]; then
+      printf '%s\n' "$id"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# retry SECONDS COMMAND...: run COMMAND until it succeeds or SECONDS pass,
+# backing off from 1 s to 8 s between tries.
+retry() {
+  local deadline=$((SECONDS + $1)) pause=1
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep "$pause"
+    [ "$pause" -ge 8 ] || pause=$((pause * 2))
+  done
+}
+
+#!/usr/bin/env bash
+# On the deployer's machine: keep the cluster's SSH private key in KEY_FILE
+# (mode 0600) for the docker provider's ssh client, or remove it on destroy.
+# Parameters: KEY_FILE, ACTION (write|remove). Stdin (write): the private key.
+set -euo pipefail
+: "${KEY_FILE:?}" "${ACTION:?}"
+case "$ACTION" in
+  write)
+    umask 077
+    mkdir -p "$(dirname "$KEY_FILE")"
+    cat >"$KEY_FILE.tmp"
+    mv -f "$KEY_FILE.tmp" "$KEY_FILE"
+    log "wrote the SSH key for the docker provider to $KEY_FILE"
+    ;;
+  remove) rm -f "$KEY_FILE" && log "removed $KEY_FILE" ;;
+  *) fail "ACTION must be write or remove" ;;
+esac

@@ -1,0 +1,54 @@
+NODE_ADDR=10.0.0.21
+# shellcheck shell=bash
+# Helpers shared by the swarm scripts. components/commands.py prepends this file
+# (after the exported parameters) to every script it sends, so each remote
+# command is one self-contained text: no files need to exist on the node.
+
+# log MESSAGE: progress goes to stderr, so stdout stays the command's result.
+log() { printf '%s\n' "$*" >&2; }
+
+# fail MESSAGE: stop with a message Pulumi shows as the reason.
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# swarm_state: inactive | pending | active | error | locked
+swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+
+# node_by_addr ADDR: the ID of the swarm node whose address is ADDR (manager only).
+node_by_addr() {
+  local id
+  for id in $(docker node ls -q); do
+    if [ "$(docker node inspect --format '{{.Status.Addr}}' "$id")" = "$1" ]; then
+      printf '%s\n' "$id"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# retry SECONDS COMMAND...: run COMMAND until it succeeds or SECONDS pass,
+# backing off from 1 s to 8 s between tries.
+retry() {
+  local deadline=$((SECONDS + $1)) pause=1
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep "$pause"
+    [ "$pause" -ge 8 ] || pause=$((pause * 2))
+  done
+}
+
+#!/usr/bin/env bash
+# On a manager, the last step of taking a node out: once the node has left (or
+# its host is gone), remove it from the node list. Parameters: NODE_ADDR.
+set -euo pipefail
+: "${NODE_ADDR:?}"
+if [ "$(swarm_state)" != active ]; then
+  log "skip: this manager is not in a swarm any more"
+  exit 0
+fi
+id=$(node_by_addr "$NODE_ADDR") || { log "skip: no node has address $NODE_ADDR (removed already)"; exit 0; }
+is_down() { [ "$(docker node inspect --format '{{.Status.State}}' "$id")" = down ]; }
+# A node that left shows "down" within a few heartbeats; a host that vanished too.
+retry 30 is_down || log "warning: node $id ($NODE_ADDR) is not down after 30 s; removing it anyway"
+docker node rm --force "$id" >/dev/null
+log "removed node $id ($NODE_ADDR) from the swarm"
