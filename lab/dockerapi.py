@@ -141,7 +141,7 @@ def ensure_service(client: docker.DockerClient, inputs: dict[str, Any]) -> str:
 
 def wait_converged(client: docker.DockerClient, service_id: str, spec: dict[str, Any], timeout_ns: int, delay_ns: int) -> None:
     """As the provider's converge wait: running tasks on active nodes == replicas."""
-    want = spec["mode"]["Replicated"]["Replicas"] if spec.get("mode") else 1
+    want = spec["mode"].replicas if spec.get("mode") else 1
     deadline = time.monotonic() + timeout_ns / 1e9
     step = min(delay_ns / 1e9, 1.0)
     while True:

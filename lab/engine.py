@@ -272,6 +272,12 @@ class LabMocks(pmocks.Mocks):
         inputs = unwrap(reg.inputs)
         deadline = time.monotonic() + _seconds(reg.custom_timeouts.get("create", "20m"))
         where = inputs["connection"]["host"] if reg.type == "command:remote:Command" else "local"
+        if inputs.get("create") is None:
+            # No create: pulumi-command records the resource (for its delete) and runs nothing.
+            outputs = {**reg.inputs, "stdout": "", "stderr": ""}
+            id_ = f"cmd-{hashlib.sha1(reg.urn.encode()).hexdigest()[:12]}"
+            self.state.put(reg, id_, outputs)
+            return id_, outputs
         self.log(f"run  {reg.name} on {where}")
         try:
             if reg.type == "command:remote:Command":
@@ -476,12 +482,16 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--replay", action="store_true", help="run every command again (idempotence check)")
     sub.add_parser("destroy", help="run every delete, dependents first")
     args = ap.parse_args(argv)
-    if args.cmd == "up":
-        overrides = dict(kv.split("=", 1) for kv in args.set)
-        out = up(overrides, replay=args.replay)
-        print(json.dumps({k: v for k, v in out.exports.items() if k != "privateKey"}, indent=2))
-    else:
-        destroy()
+    try:
+        if args.cmd == "up":
+            overrides = dict(kv.split("=", 1) for kv in args.set)
+            out = up(overrides, replay=args.replay)
+            print(json.dumps({k: v for k, v in out.exports.items() if k != "privateKey"}, indent=2))
+        else:
+            destroy()
+    except Exception as exc:  # noqa: BLE001 - one clear line for the user, like `pulumi up`
+        print(f"lab.engine {args.cmd}: failed: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
