@@ -59,17 +59,20 @@ g_shellcheck() {
   need shellcheck "run 'sudo make deps' (or apt-get install shellcheck)" || return
   local f first rc=0
   local -a bash_files=() sh_files=() files=()
-  # The listed scripts, then every other *.sh in the repository.
+  # The listed scripts, then every other *.sh in the repository, except the golden
+  # files under tests/program/golden: they are expected renderings of commands for a
+  # test to compare (placeholders such as <checkout>, `bash -c '...'` quoting), not
+  # scripts; their sources (scripts/*.sh) are checked here.
   mapfile -t files < <(
     { printf '%s\n' scripts/*.sh lab/*.sh .ci/run .ci/lint.sh
-      find . \( -path ./.venv -o -path ./.git -o -name node_modules \) -prune -o \
-        -name '*.sh' -type f -print | sed 's|^\./||'
+      find . \( -path ./.venv -o -path ./.git -o -path ./tests/program/golden -o -name node_modules \) \
+        -prune -o -name '*.sh' -type f -print | sed 's|^\./||'
     } | awk 'NF && !seen[$0]++')
   for f in "${files[@]}"; do
     [ -f "$f" ] || continue
     IFS= read -r first < "$f" || true
     # POSIX sh scripts (#!/bin/sh) are checked as sh; all others as bash (scripts/lib.sh
-    # and the golden scripts under tests/ have no shebang: they are bash fragments).
+    # has no shebang: it is a bash fragment that commands.py prepends).
     if [[ $first =~ ^\#!(/usr)?/bin/(env[[:space:]]+)?sh([[:space:]]|$) ]]; then
       sh_files+=("$f")
     else

@@ -147,8 +147,8 @@ class Swarm(pulumi.ComponentResource):
             join = command(
                 f"{name}-join-{n.short}",
                 on(n),
-                pulumi.Output.all(first.private_ip, n.private_ip).apply(
-                    lambda ips: render("swarm-join.sh", {"MANAGER_ADDR": ips[0], "ADVERTISE_ADDR": ips[1]})
+                pulumi.Output.all(self.swarm_id, first.private_ip, n.private_ip).apply(
+                    lambda v: render("swarm-join.sh", {"SWARM_ID": v[0], "MANAGER_ADDR": v[1], "ADVERTISE_ADDR": v[2]})
                 ),
                 [gates[n.name], init],
                 # The token travels on stdin: not in the command text, not in any argv,

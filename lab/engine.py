@@ -445,6 +445,10 @@ def up(overrides: dict[str, str] | None = None, replay: bool = False, stack_file
         raise RuntimeError("no lab hosts: run `lab/hosts.sh up` first")
     LAB_STATE.mkdir(parents=True, exist_ok=True)
     log = Log(LAB_STATE / "engine.log", echo)
+    if not (LAB_STATE / "stack.json").exists():
+        # A new stack: the deployer-side files of an old one (known_hosts of hosts that
+        # have since been re-created with new host keys) would make ssh refuse them.
+        shutil.rmtree(ROOT / ".ssh" / "lab", ignore_errors=True)
     state = LabState(LAB_STATE / "stack.json")
     pub, priv = lab_key()
     cfg = stack_config(stack_file, overrides or {})

@@ -64,7 +64,15 @@ def test_init_refuses_a_worker(host: Host) -> None:
     assert r.returncode == 1 and "not as a manager" in r.stderr
 
 
-JOIN = {"MANAGER_ADDR": "10.0.0.5", "ADVERTISE_ADDR": "10.0.16.9"}
+JOIN = {"SWARM_ID": "ourswarm01", "MANAGER_ADDR": "10.0.0.5", "ADVERTISE_ADDR": "10.0.16.9"}
+
+
+def _member_of(host: Host, cluster: str, managers: str) -> None:
+    host.set("state", "active")
+    host.set("managers", managers)
+    cert = host.dir / "docker-root" / "swarm" / "certificates" / "swarm-node.crt"
+    cert.parent.mkdir(parents=True, exist_ok=True)
+    cert.write_text(cluster)
 TOKEN = "SWMTKN-1-secret-worker-token"
 
 
@@ -80,20 +88,36 @@ def test_join_sends_the_token_on_stdin_only(host: Host) -> None:
 
 
 def test_join_is_a_no_op_for_a_member(host: Host) -> None:
-    host.set("state", "active")
-    host.set("managers", "10.0.0.5:2377 ")
+    _member_of(host, "ourswarm01", "10.0.0.5:2377 ")
     r = host.run("swarm-join.sh", JOIN, stdin=TOKEN)
     assert r.returncode == 0, r.stderr
-    assert host.log("curl.argv") == ""
-    assert "skip: already a member" in r.stderr
+    assert host.log("curl.argv") == "" and "swarm leave" not in host.log("docker.argv")
+    assert "skip: already a member of swarm ourswarm01" in r.stderr
 
 
 def test_join_refuses_a_node_of_another_swarm(host: Host) -> None:
-    host.set("state", "active")
-    host.set("managers", "10.9.9.9:2377 ")
+    _member_of(host, "theirswarm9", "10.9.9.9:2377 ")
     r = host.run("swarm-join.sh", JOIN, stdin=TOKEN)
-    assert r.returncode == 1 and "another swarm" in r.stderr
-    assert host.log("curl.argv") == ""
+    assert r.returncode == 1 and "another swarm (theirswarm9" in r.stderr
+    assert host.log("curl.argv") == "" and "swarm leave" not in host.log("docker.argv")
+
+
+def test_join_replaces_a_stale_swarm_at_the_same_manager_address(host: Host) -> None:
+    # A manager re-created on a reused IP: the worker still believes in the old swarm,
+    # and `docker info` looks healthy. Only the certificate tells.
+    _member_of(host, "oldswarm77", "10.0.0.5:2377 ")
+    r = host.run("swarm-join.sh", JOIN, stdin=TOKEN)
+    assert r.returncode == 0, r.stderr
+    assert "swarm leave --force" in host.log("docker.argv")
+    assert TOKEN in host.log("curl.stdin")
+
+
+def test_join_never_leaves_when_the_certificate_is_unreadable(host: Host) -> None:
+    host.set("state", "active")
+    host.set("managers", "10.0.0.5:2377 ")
+    r = host.run("swarm-join.sh", JOIN, stdin=TOKEN)
+    assert r.returncode == 1 and "cannot read this node's swarm certificate" in r.stderr
+    assert "swarm leave" not in host.log("docker.argv")
 
 
 def test_join_recovers_from_an_interrupted_join(host: Host) -> None:

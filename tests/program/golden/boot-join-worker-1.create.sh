@@ -1,5 +1,6 @@
 ADVERTISE_ADDR=10.0.0.21
 MANAGER_ADDR=10.0.0.11
+SWARM_ID=swarmid0123456789
 # shellcheck shell=bash
 # Helpers shared by the swarm scripts. components/commands.py prepends this file
 # (after the exported parameters) to every script it sends, so each remote
@@ -39,18 +40,30 @@ retry() {
 }
 
 #!/usr/bin/env bash
-# Join this node to the swarm whose manager listens on MANAGER_ADDR, unless it
-# is a member already. The join token arrives on stdin and goes to the Docker
+# Join this node to swarm SWARM_ID, whose manager listens on MANAGER_ADDR, unless
+# it is a member already. The join token arrives on stdin and goes to the Docker
 # Engine API on stdin too, so it never appears in any process's argv.
-# Parameters: MANAGER_ADDR, ADVERTISE_ADDR. Stdin: the join token.
+# Parameters: SWARM_ID, MANAGER_ADDR, ADVERTISE_ADDR. Stdin: the join token.
 set -euo pipefail
-: "${MANAGER_ADDR:?}" "${ADVERTISE_ADDR:?}"
+: "${SWARM_ID:?}" "${MANAGER_ADDR:?}" "${ADVERTISE_ADDR:?}"
 IFS= read -r token || true
 [ -n "$token" ] || fail "no join token on stdin"
 
-member_of_ours() {
-  docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}' | grep -qw "$MANAGER_ADDR:2377"
+sock=/var/run/docker.sock
+as_root=()
+# A login session older than our docker group membership needs sudo for the socket.
+if [ -e "$sock" ] && [ ! -w "$sock" ]; then as_root=(sudo -n); fi
+
+# The swarm this node belongs to, from its node certificate (O = cluster ID). A
+# worker's `docker info` cannot tell one swarm from another that had the same
+# manager address (a manager re-created on a reused IP), but its certificate can.
+cluster_of_node() {
+  local crt
+  crt="$(docker info --format '{{.DockerRootDir}}')/swarm/certificates/swarm-node.crt"
+  [ -r "$crt" ] || as_root=(sudo -n)
+  "${as_root[@]}" openssl x509 -noout -subject -in "$crt" | grep -o 'O *= *[a-z0-9]*' | head -n 1 | sed 's/.*= *//'
 }
+managers() { docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}'; }
 
 state=$(swarm_state)
 if [ "$state" = pending ]; then
@@ -61,9 +74,17 @@ if [ "$state" = pending ]; then
 fi
 case "$state" in
   active)
-    member_of_ours || fail "this node is in another swarm (managers: $(docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}'))"
-    log "skip: already a member of the swarm at $MANAGER_ADDR"
-    exit 0
+    theirs=$(cluster_of_node) || true
+    [ -n "$theirs" ] || fail "cannot read this node's swarm certificate to tell which swarm it is in"
+    if [ "$theirs" = "$SWARM_ID" ]; then
+      log "skip: already a member of swarm $SWARM_ID"
+      exit 0
+    fi
+    managers | grep -qw "$MANAGER_ADDR:2377" \
+      || fail "this node is in another swarm ($theirs, managers: $(managers)): not touching it"
+    # Same manager address, other swarm: a stale membership of an earlier swarm here.
+    log "left stale swarm $theirs (its manager address is now swarm $SWARM_ID's)"
+    docker swarm leave --force >/dev/null
     ;;
   error | pending)
     log "the last join did not complete (state $state): leaving and joining again"
@@ -73,14 +94,10 @@ case "$state" in
   *) fail "unexpected swarm state '$state'" ;;
 esac
 
-sock=/var/run/docker.sock
-as_docker=()
-# A login session older than our docker group membership needs sudo for the socket.
-if [ -e "$sock" ] && [ ! -w "$sock" ]; then as_docker=(sudo -n); fi
 # printf is a shell builtin: the token is written to the pipe, not passed to a program.
 printf '{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"%s","RemoteAddrs":["%s:2377"],"JoinToken":"%s"}' \
   "$ADVERTISE_ADDR" "$MANAGER_ADDR" "$token" \
-  | "${as_docker[@]}" curl -sS --fail-with-body --unix-socket "$sock" -X POST -H 'Content-Type: application/json' --data-binary @- http://localhost/swarm/join >/dev/null \
+  | "${as_root[@]}" curl -sS --fail-with-body --unix-socket "$sock" -X POST -H 'Content-Type: application/json' --data-binary @- http://localhost/swarm/join >/dev/null \
   || fail "joining the swarm at $MANAGER_ADDR failed"
 unset token
 log "joined the swarm at $MANAGER_ADDR as $(docker info --format '{{if .Swarm.ControlAvailable}}manager{{else}}worker{{end}}')"
