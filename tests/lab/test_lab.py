@@ -34,10 +34,9 @@ def reset(n_hosts: int) -> None:
         try:
             if c.info()["Swarm"]["LocalNodeState"] != "inactive":
                 c.swarm.leave(force=True)
-        except docker.errors.APIError:
-            pass
         finally:
             c.close()
+    assert all(swarm_state(k) == "inactive" for k in range(1, n_hosts + 1))
     for name in ("stack.json", "secrets.key"):
         (engine.LAB_STATE / name).unlink(missing_ok=True)
 
