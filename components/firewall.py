@@ -39,9 +39,7 @@ def ingress_rules(ssh_cidrs: tuple[str, ...], app_cidrs: tuple[str, ...], app_po
     # Members reach the published port too: the smoke test asks every node from a manager.
     rules.append(Rule("app-members", "tcp", app_port, None, f"service port {app_port} (members only)"))
     rules += [Rule(f"ssh-{_slug(c)}", "tcp", 22, c, f"SSH from {c}") for c in ssh_cidrs]
-    rules += [
-        Rule(f"app-{_slug(c)}", "tcp", app_port, c, f"service port {app_port} from {c}") for c in app_cidrs
-    ]
+    rules += [Rule(f"app-{_slug(c)}", "tcp", app_port, c, f"service port {app_port} from {c}") for c in app_cidrs]
     return rules
 
 
@@ -70,13 +68,7 @@ class Firewall(pulumi.ComponentResource):
             opts=child,
         )
         for rule in ingress_rules(args.ssh_cidrs, args.app_cidrs, args.app_port):
-            peer: dict[str, pulumi.Input[str]]
-            if rule.peer is None:
-                peer = {"referenced_security_group_id": group.id}
-            elif ipaddress.ip_network(rule.peer).version == 6:
-                peer = {"cidr_ipv6": rule.peer}
-            else:
-                peer = {"cidr_ipv4": rule.peer}
+            v6 = rule.peer is not None and ipaddress.ip_network(rule.peer).version == 6
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-{rule.name}",
                 security_group_id=group.id,
@@ -84,7 +76,9 @@ class Firewall(pulumi.ComponentResource):
                 from_port=rule.port,
                 to_port=rule.port,
                 description=rule.description,
-                **peer,
+                referenced_security_group_id=group.id if rule.peer is None else None,
+                cidr_ipv4=rule.peer if rule.peer is not None and not v6 else None,
+                cidr_ipv6=rule.peer if v6 else None,
                 opts=child,
             )
         # Nodes pull images and packages from the internet (the VPC is IPv4-only).

@@ -73,9 +73,7 @@ class Network(pulumi.ComponentResource):
                 tags={**args.tags, "Name": f"{name}-{zone}"},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
-            )
+            aws.ec2.RouteTableAssociation(f"{name}-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=child)
             self.subnet_ids.append(subnet.id)
 
         self.vpc_id = vpc.id

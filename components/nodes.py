@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -32,13 +33,12 @@ def plan_nodes(prefix: str, managers: int, workers: int, zones: int) -> list[Nod
     """
     specs = [NodeSpec(f"{prefix}-manager-{i + 1}", "manager", i, i % zones) for i in range(managers)]
     specs += [
-        NodeSpec(f"{prefix}-worker-{i + 1}", "worker", managers + i, (managers + i) % zones)
-        for i in range(workers)
+        NodeSpec(f"{prefix}-worker-{i + 1}", "worker", managers + i, (managers + i) % zones) for i in range(workers)
     ]
     return specs
 
 
-def ami_architecture(supported: list[str]) -> str:
+def ami_architecture(supported: Sequence[str]) -> str:
     """Ubuntu's name for the CPU architecture of an instance type."""
     return "arm64" if "arm64" in supported and "x86_64" not in supported else "amd64"
 
@@ -79,9 +79,7 @@ class Nodes(pulumi.ComponentResource):
         super().__init__("swarm:aws:Nodes", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        arch = ami_architecture(
-            aws.ec2.get_instance_type(instance_type=args.instance_type).supported_architectures
-        )
+        arch = ami_architecture(aws.ec2.get_instance_type(instance_type=args.instance_type).supported_architectures)
         ami = aws.ec2.get_ami(
             owners=[CANONICAL],
             most_recent=True,

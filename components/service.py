@@ -38,7 +38,6 @@ class Service(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("swarm:docker:Service", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         mgr = args.manager
 
         provider = docker.Provider(
@@ -68,13 +67,9 @@ class Service(pulumi.ComponentResource):
                 networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=network.id)],
                 # One replica per zone before two in any zone.
                 placement=docker.ServiceTaskSpecPlacementArgs(prefs=["spread=node.labels.az"]),
-                restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(
-                    condition="any", delay="5s", window="60s"
-                ),
+                restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="5s", window="60s"),
             ),
-            mode=docker.ServiceModeArgs(
-                replicated=docker.ServiceModeReplicatedArgs(replicas=args.replicas)
-            ),
+            mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=args.replicas)),
             endpoint_spec=docker.ServiceEndpointSpecArgs(
                 ports=[
                     docker.ServiceEndpointSpecPortArgs(

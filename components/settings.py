@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import ipaddress
 import json
 import re
@@ -176,10 +177,8 @@ def _cidrs(p: _Problems, key: str, values: list[str]) -> tuple[str, ...]:
             net = ipaddress.ip_network(v.strip(), strict=True)
         except ValueError as exc:
             hint = ""
-            try:
+            with contextlib.suppress(ValueError):
                 hint = f" (did you mean {ipaddress.ip_network(v.strip(), strict=False)}?)"
-            except ValueError:
-                pass
             p.add(key, v, f"must be a valid CIDR with no host bits set{hint}: {exc}")
             continue
         good.append(str(net))
@@ -245,7 +244,7 @@ def parse(raw: Mapping[str, Any], available_azs: int | None = None) -> Settings:
         p.add("vpcCidr", vpc_cidr, f"must be a valid IPv4 CIDR from /16 to /24: {exc}")
 
     az_count = _as_int(p, "azCount", raw.get("azCount"), 1, 6)
-    if available_azs is not None and 1 <= az_count:
+    if available_azs is not None and az_count >= 1:
         az_count = min(az_count, available_azs)
 
     ssh_list = _as_list(p, "sshAllowedCidrs", raw.get("sshAllowedCidrs"))

@@ -47,8 +47,16 @@ class Swarm(pulumi.ComponentResource):
         first = args.nodes[0]
         self.manager = first
 
-        def on(node: Node, **dial: int) -> remote.ConnectionArgs:
-            return remote.ConnectionArgs(host=node.public_ip, user=args.user, private_key=args.private_key, **dial)
+        def on(
+            node: Node, dial_error_limit: int | None = None, per_dial_timeout: int | None = None
+        ) -> remote.ConnectionArgs:
+            return remote.ConnectionArgs(
+                host=node.public_ip,
+                user=args.user,
+                private_key=args.private_key,
+                dial_error_limit=dial_error_limit,
+                per_dial_timeout=per_dial_timeout,
+            )
 
         def command(
             resource_name: str,

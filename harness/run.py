@@ -176,11 +176,17 @@ def run_program(
     mon = monitor or RecordingMonitor(mocks)
     settings.ROOT.set(None)
     pmocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=mon)
-    settings.SETTINGS.rpc_manager.clear()
-    settings.SETTINGS.outputs.clear()
+    # As pulumi.runtime.test does: a clean slate of outstanding RPCs and outputs.
+    sdk: Any = settings.SETTINGS
+    sdk.rpc_manager.clear()
+    sdk.outputs.clear()
+
+    def program() -> None:
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
-        root = settings.get_root_resource()
+        _sync_await(run_pulumi_func(program))
+        root: Any = settings.get_root_resource()
         outputs: dict[str, Any] = dict(root.outputs) if root is not None else {}
         exports: dict[str, Any] = {}
         secret_exports: set[str] = set()

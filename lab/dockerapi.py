@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 from docker import types
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
@@ -51,7 +52,7 @@ def ensure_network(client: docker.DockerClient, inputs: dict[str, Any]) -> str:
     name = inputs["name"]
     existing = client.networks.list(names=[name])
     for net in existing:
-        if net.name == name:
+        if net.name == name and net.id:
             return net.id
     net = client.networks.create(
         name,
@@ -60,7 +61,7 @@ def ensure_network(client: docker.DockerClient, inputs: dict[str, Any]) -> str:
         options=inputs.get("options") or None,
         labels={lab["label"]: lab["value"] for lab in inputs.get("labels", [])} or None,
     )
-    return net.id
+    return str(net.id)
 
 
 def _restart(p: dict[str, Any] | None) -> types.RestartPolicy | None:
@@ -139,7 +140,9 @@ def ensure_service(client: docker.DockerClient, inputs: dict[str, Any]) -> str:
     return service_id
 
 
-def wait_converged(client: docker.DockerClient, service_id: str, spec: dict[str, Any], timeout_ns: int, delay_ns: int) -> None:
+def wait_converged(
+    client: docker.DockerClient, service_id: str, spec: dict[str, Any], timeout_ns: int, delay_ns: int
+) -> None:
     """As the provider's converge wait: running tasks on active nodes == replicas."""
     want = spec["mode"].replicas if spec.get("mode") else 1
     deadline = time.monotonic() + timeout_ns / 1e9

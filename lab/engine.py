@@ -43,7 +43,6 @@ from pulumi.runtime import mocks as pmocks
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.graph import dependencies  # noqa: E402
 from harness.run import PROJECT, RecordingMonitor, Registration, is_secret, run_program, secret, unwrap  # noqa: E402
 from lab import dockerapi  # noqa: E402
 from lab.remote import CommandFailed, run_local, run_remote  # noqa: E402
@@ -139,7 +138,9 @@ class LabState:
                 "id": id_,
                 "digest": digest(reg.inputs, reg.ignore_changes),
                 "triggers": digest({"t": reg.inputs.get("triggers")}, []),
-                "dependencies": sorted(set(reg.dependencies) | {u for us in reg.property_dependencies.values() for u in us}),
+                "dependencies": sorted(
+                    set(reg.dependencies) | {u for us in reg.property_dependencies.values() for u in us}
+                ),
                 "outputs": plain,
                 "secret_outputs": sealed,
                 "delete_inputs": inputs,
@@ -281,7 +282,9 @@ class LabMocks(pmocks.Mocks):
         self.log(f"run  {reg.name} on {where}")
         try:
             if reg.type == "command:remote:Command":
-                res = run_remote(inputs["connection"], inputs["create"], inputs.get("stdin"), inputs.get("environment"), deadline)
+                res = run_remote(
+                    inputs["connection"], inputs["create"], inputs.get("stdin"), inputs.get("environment"), deadline
+                )
             else:
                 res = run_local(_local(inputs), inputs.get("stdin"), inputs.get("environment"), deadline)
         except CommandFailed as exc:
@@ -344,7 +347,12 @@ class LabMocks(pmocks.Mocks):
                     if t == "command:remote:Command":
                         res = run_remote(self.state.delete_input(rec, "connection"), text, None, env, deadline)
                     else:
-                        res = run_local(_local({"create": text, "interpreter": rec["delete_inputs"].get("interpreter")}), None, env, deadline)
+                        res = run_local(
+                            _local({"create": text, "interpreter": rec["delete_inputs"].get("interpreter")}),
+                            None,
+                            env,
+                            deadline,
+                        )
                     for line in res.stderr.strip().splitlines():
                         self.log(f"     {rec['name']}: {line}")
             elif t in ("docker:index/service:Service", "docker:index/network:Network"):
@@ -438,7 +446,12 @@ class Outcome:
     registrations: list[Registration]
 
 
-def up(overrides: dict[str, str] | None = None, replay: bool = False, stack_file: Path = ROOT / "Pulumi.lab.yaml", echo: bool = True) -> Outcome:
+def up(
+    overrides: dict[str, str] | None = None,
+    replay: bool = False,
+    stack_file: Path = ROOT / "Pulumi.lab.yaml",
+    echo: bool = True,
+) -> Outcome:
     """One `pulumi up` of the lab stack."""
     hosts = discover_hosts()
     if not hosts:
@@ -457,7 +470,8 @@ def up(overrides: dict[str, str] | None = None, replay: bool = False, stack_file
     mon = RecordingMonitor(mocks)
     mocks.monitor = mon
     t0 = time.monotonic()
-    log(f"up: {len(hosts)} hosts, config {', '.join(f'{k}={v}' for k, v in sorted((overrides or {}).items())) or 'as in ' + stack_file.name}{' (replay)' if replay else ''}")
+    given = ", ".join(f"{k}={v}" for k, v in sorted((overrides or {}).items())) or f"as in {stack_file.name}"
+    log(f"up: {len(hosts)} hosts, config {given}{' (replay)' if replay else ''}")
     run = run_program(mocks, cfg, stack="lab", secret_keys=("sshPrivateKey",), monitor=mon)
     deleted = mocks.delete_vanished()
     seconds = time.monotonic() - t0
@@ -479,7 +493,7 @@ def destroy(echo: bool = True) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="lab.engine", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="lab.engine", description=(__doc__ or "").split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="run the program against the lab hosts")
     p_up.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a stack config key")
@@ -493,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({k: v for k, v in out.exports.items() if k != "privateKey"}, indent=2))
         else:
             destroy()
-    except Exception as exc:  # noqa: BLE001 - one clear line for the user, like `pulumi up`
+    except Exception as exc:
         print(f"lab.engine {args.cmd}: failed: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -42,7 +42,9 @@ class _PinnedHostKey(paramiko.MissingHostKeyPolicy):
             raise CommandFailed(f"host key mismatch for {hostname}: got {key.get_name()} {key.get_fingerprint().hex()}")
 
 
-def run_remote(conn: dict[str, Any], command: str, stdin: str | None, env: dict[str, str] | None, deadline: float) -> Result:
+def run_remote(
+    conn: dict[str, Any], command: str, stdin: str | None, env: dict[str, str] | None, deadline: float
+) -> Result:
     """Dial with retries (dialErrorLimit, perDialTimeout), run, return stdout/stderr."""
     host = conn["host"]
     limit = int(conn.get("dialErrorLimit", 10))

@@ -62,7 +62,7 @@ def collect(service_name: str = "testapp", network: str | None = None, published
                     "role": a["Spec"]["Role"],
                     "state": a["Status"]["State"],
                     "availability": a["Spec"]["Availability"],
-                    "manager": (a.get("ManagerStatus") or {}).get("Leader") and "Leader"
+                    "manager": ((a.get("ManagerStatus") or {}).get("Leader") and "Leader")
                     or (a.get("ManagerStatus") or {}).get("Reachability", ""),
                     "labels": a["Spec"].get("Labels", {}),
                 }
@@ -121,8 +121,10 @@ def _ask_each_task(tasks: list[dict[str, Any]], port: int) -> None:
                 t["answer"] = "no overlay address"
                 continue
             # busybox wget's own -T crashes (busybox 1.35): bound it with timeout instead.
-            rc, out = container.exec_run(["timeout", "3", "wget", "-q", "-O-", f"http://{t['ip']}:{port}/"])
-            t["answer"] = out.decode(errors="replace").strip() if rc == 0 else f"no answer (exit {rc})"
+            res = container.exec_run(["timeout", "3", "wget", "-q", "-O-", f"http://{t['ip']}:{port}/"])
+            out = res.output if isinstance(res.output, bytes) else b""
+            ok = res.exit_code == 0
+            t["answer"] = out.decode(errors="replace").strip() if ok else f"no answer (exit {res.exit_code})"
             t["asked_from"] = asker["node"]
     finally:
         client.close()
@@ -144,7 +146,10 @@ def render(s: Summary, seconds: float | None = None) -> str:
         )
     if s.service:
         sv = s.service
-        out.append(f"Service {sv['name']}: {sv['running']}/{sv['desired']} running, image {sv['image']}, ports {', '.join(sv['ports'])}")
+        out.append(
+            f"Service {sv['name']}: {sv['running']}/{sv['desired']} running, "
+            f"image {sv['image']}, ports {', '.join(sv['ports'])}"
+        )
     else:
         out.append("Service: not found")
     for t in s.tasks:

@@ -55,7 +55,9 @@ class CloudMocks(pmocks.Mocks):
             out.setdefault("keyName", args.name)
             return args.name, out
         if t == "tls:index/privateKey:PrivateKey":
-            out.update(publicKeyOpenssh=FAKE_PUBLIC_KEY, privateKeyOpenssh=FAKE_PRIVATE_KEY, privateKeyPem=FAKE_PRIVATE_KEY)
+            out.update(
+                publicKeyOpenssh=FAKE_PUBLIC_KEY, privateKeyOpenssh=FAKE_PRIVATE_KEY, privateKeyPem=FAKE_PRIVATE_KEY
+            )
             return f"key-{n}", out
         if t == "command:remote:Command":
             create = _plain(args.inputs.get("create", ""))

@@ -6,6 +6,7 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def _why_not() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def lab_hosts() -> int:
+def lab_hosts() -> Iterator[int]:
     """Skips with the reason where the lab cannot run; under CI=true that is a failure."""
     reason = _why_not()
     if reason is not None:

@@ -10,6 +10,7 @@ import threading
 import time
 
 import docker
+import docker.errors
 import pytest
 
 from lab import engine
@@ -140,7 +141,11 @@ def test_three_managers_keep_quorum(fresh: int) -> None:
 def test_a_node_whose_docker_died_joins_on_the_next_run(fresh: int) -> None:
     up()
     ids = node_ids()
-    new_k = min(h.k for h in engine.discover_hosts() if h.k not in engine.LabState(engine.LAB_STATE / "stack.json").hosts.values())
+    new_k = min(
+        h.k
+        for h in engine.discover_hosts()
+        if h.k not in engine.LabState(engine.LAB_STATE / "stack.json").hosts.values()
+    )
     subprocess.run([HOSTS_SH, "kill-daemon", str(new_k), "dockerd"], check=True)
     try:
         with pytest.raises(Exception, match="Docker daemon did not answer"):

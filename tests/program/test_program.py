@@ -114,7 +114,11 @@ def test_exact_ingress_rules(default: Run) -> None:
     got = set()
     for rule in default.of_type(INGRESS):
         i = rule.inputs
-        peer = "self" if i.get("referencedSecurityGroupId") == f"{group.name}-id" else i.get("cidrIpv4") or i.get("cidrIpv6")
+        peer = (
+            "self"
+            if i.get("referencedSecurityGroupId") == f"{group.name}-id"
+            else i.get("cidrIpv4") or i.get("cidrIpv6")
+        )
         got.add((i["ipProtocol"], int(i["fromPort"]), int(i["toPort"]), peer))
         assert i.get("description")
     assert got == {
@@ -159,10 +163,7 @@ def _walk(value, path=""):
 
 def test_secrets_never_appear_unwrapped(default: Run) -> None:
     leaks = [
-        (r.name, p)
-        for r in default.registrations
-        for p, s in _walk(r.inputs)
-        if FAKE_TOKEN in s or "PRIVATE KEY" in s
+        (r.name, p) for r in default.registrations for p, s in _walk(r.inputs) if FAKE_TOKEN in s or "PRIVATE KEY" in s
     ]
     assert leaks == []
     assert "privateKey" in default.secret_exports and default.exports["privateKey"] == FAKE_PRIVATE_KEY
@@ -222,7 +223,12 @@ def test_service_spec(default: Run) -> None:
     assert i["taskSpec"]["containerSpec"]["image"] == "shaikkhajaibrahim/qttestapp:1.0"
     assert int(i["mode"]["replicated"]["replicas"]) == 2
     (port,) = i["endpointSpec"]["ports"]
-    assert (int(port["publishedPort"]), int(port["targetPort"]), port["publishMode"], port["protocol"]) == (5001, 5000, "ingress", "tcp")
+    assert (int(port["publishedPort"]), int(port["targetPort"]), port["publishMode"], port["protocol"]) == (
+        5001,
+        5000,
+        "ingress",
+        "tcp",
+    )
     assert i["taskSpec"]["placement"]["prefs"] == ["spread=node.labels.az"]
     assert i["updateConfig"]["failureAction"] == "rollback" and i["rollbackConfig"]["order"]
     assert i["convergeConfig"]["timeout"]

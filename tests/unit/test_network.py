@@ -35,8 +35,8 @@ vpcs = st.builds(
 
 @given(vpc=vpcs, count=st.integers(1, 6))
 def test_subnets_are_inside_the_vpc_disjoint_and_equal(vpc: str, count: int) -> None:
-    nets = [ipaddress.ip_network(c) for c in subnet_cidrs(vpc, count)]
-    parent = ipaddress.ip_network(vpc)
+    nets = [ipaddress.IPv4Network(c) for c in subnet_cidrs(vpc, count)]
+    parent = ipaddress.IPv4Network(vpc)
     assert len(nets) == count
     assert all(n.subnet_of(parent) for n in nets)
     assert all(n.prefixlen == parent.prefixlen + SUBNET_EXTRA_BITS for n in nets)

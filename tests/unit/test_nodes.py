@@ -9,7 +9,9 @@ import pytest
 from components.nodes import ami_architecture, plan_nodes
 
 
-@pytest.mark.parametrize(("managers", "workers", "zones"), [(1, 2, 3), (3, 0, 3), (3, 30, 3), (5, 95, 6), (1, 0, 1), (7, 100, 2)])
+@pytest.mark.parametrize(
+    ("managers", "workers", "zones"), [(1, 2, 3), (3, 0, 3), (3, 30, 3), (5, 95, 6), (1, 0, 1), (7, 100, 2)]
+)
 def test_round_robin_over_zones(managers: int, workers: int, zones: int) -> None:
     specs = plan_nodes("swarm", managers, workers, zones)
     assert [s.role for s in specs] == ["manager"] * managers + ["worker"] * workers

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,9 @@ class Host:
         f = self.dir / name
         return f.read_text() if f.exists() else ""
 
-    def run(self, script: str, params: dict[str, str | int] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    def run(
+        self, script: str, params: Mapping[str, str | int] | None = None, stdin: str = ""
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PATH": f"{FAKEBIN}:{os.environ['PATH']}", "FAKE_DIR": str(self.dir)}
         return subprocess.run(
             ["bash", "-c", render(script, params)], input=stdin, capture_output=True, text=True, env=env, timeout=30
@@ -73,6 +76,8 @@ def _member_of(host: Host, cluster: str, managers: str) -> None:
     cert = host.dir / "docker-root" / "swarm" / "certificates" / "swarm-node.crt"
     cert.parent.mkdir(parents=True, exist_ok=True)
     cert.write_text(cluster)
+
+
 TOKEN = "SWMTKN-1-secret-worker-token"
 
 
@@ -170,7 +175,11 @@ def test_label_adds_labels_once(host: Host) -> None:
 
 
 def _node_calls(host: Host) -> list[str]:
-    return [c for c in host.log("docker.argv").splitlines() if c.startswith("node ") and "inspect" not in c and " ls" not in c and " ps" not in c]
+    return [
+        c
+        for c in host.log("docker.argv").splitlines()
+        if c.startswith("node ") and "inspect" not in c and " ls" not in c and " ps" not in c
+    ]
 
 
 def test_drain_drains_and_demotes_a_manager(host: Host) -> None:
@@ -227,10 +236,13 @@ def _fake_ssh(host: Host, rc: int) -> None:
 @pytest.mark.parametrize(("rc", "ok", "said"), [(0, True, ""), (255, True, "host gone"), (1, False, "failed (exit 1)")])
 def test_local_leave_tolerates_only_an_unreachable_host(host: Host, rc: int, ok: bool, said: str) -> None:
     _fake_ssh(host, rc)
-    params = {"NODE": "ubuntu@203.0.113.9", "SSH_OPTS": "-o\nBatchMode=yes", "LEAVE_SCRIPT": "docker swarm leave --force"}
-    env_path = f"{host.dir / 'bin'}"
-    r = subprocess.run(["bash", "-c", render("local-node-leave.sh", params)], capture_output=True, text=True,
-                       env={**os.environ, "PATH": f"{env_path}:{os.environ['PATH']}", "FAKE_DIR": str(host.dir)})  # fmt: skip
+    params = {
+        "NODE": "ubuntu@203.0.113.9",
+        "SSH_OPTS": "-o\nBatchMode=yes",
+        "LEAVE_SCRIPT": "docker swarm leave --force",
+    }
+    env = {**os.environ, "PATH": f"{host.dir / 'bin'}:{os.environ['PATH']}", "FAKE_DIR": str(host.dir)}
+    r = subprocess.run(["bash", "-c", render("local-node-leave.sh", params)], capture_output=True, text=True, env=env)
     assert (r.returncode == 0) is ok, r.stderr
     assert said in r.stderr
     assert host.log("ssh.argv").split() == ["-o", "BatchMode=yes", "ubuntu@203.0.113.9", "bash", "-s"]
@@ -239,8 +251,12 @@ def test_local_leave_tolerates_only_an_unreachable_host(host: Host, rc: int, ok:
 
 @pytest.mark.parametrize(
     ("out", "rc", "ok"),
-    [("status: done", 0, True), ("status: done\nrecoverable_errors: ...", 2, True), ("status: disabled", 0, True),
-     ("status: error\nerrors:\n  - package install failed", 1, False)],
+    [
+        ("status: done", 0, True),
+        ("status: done\nrecoverable_errors: ...", 2, True),
+        ("status: disabled", 0, True),
+        ("status: error\nerrors:\n  - package install failed", 1, False),
+    ],
 )
 def test_readiness_gate(host: Host, out: str, rc: int, ok: bool) -> None:
     host.set("cloud-init.out", out)

@@ -73,7 +73,10 @@ def test_each_bad_value_is_reported_with_key_value_and_rule(key: str, value: str
     assert found[0].startswith(f"{key} = "), found
     # The offending value appears in the message (the rejected list element, or the value itself).
     shown = found[0].split(": ", 1)[0]
-    assert any(part.strip("[]\"'") in shown for part in re.split(r'[",\s]+', value) if part.strip("[]\"'")) or value in shown
+    assert (
+        any(part.strip("[]\"'") in shown for part in re.split(r'[",\s]+', value) if part.strip("[]\"'"))
+        or value in shown
+    )
     assert rule in found[0]
 
 
@@ -95,7 +98,9 @@ def test_world_ssh_is_allowed_only_when_asked_for() -> None:
 
 def test_private_key_without_public_key_is_refused() -> None:
     found = problems(sshPrivateKey="-----BEGIN OPENSSH PRIVATE KEY-----")
-    assert found == ["sshPrivateKey = '[secret]': is set but sshPublicKey is not: set both, or neither to generate a key"]
+    assert found == [
+        "sshPrivateKey = '[secret]': is set but sshPublicKey is not: set both, or neither to generate a key"
+    ]
     # ...and the secret itself is not in the message
     assert "BEGIN" not in found[0]
 

@@ -10,7 +10,9 @@ import yaml
 
 from components.userdata import render_user_data
 
-needs_cloud_init = pytest.mark.skipif(shutil.which("cloud-init") is None, reason="Debian package cloud-init not installed")
+needs_cloud_init = pytest.mark.skipif(
+    shutil.which("cloud-init") is None, reason="Debian package cloud-init not installed"
+)
 
 
 def test_installs_and_enables_docker_for_the_login_user() -> None:
