@@ -34,7 +34,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -68,6 +68,61 @@ def discover_hosts(state_dir: Path = LAB_STATE) -> list[Host]:
             k = int(d.name[5:])
             hosts.append(Host(k, d.name, f"{NET}.{10 + k}", d))
     return hosts
+
+
+class Backend(Protocol):
+    """Where the lab's "instances" come from."""
+
+    state_dir: Path
+
+    def launch(self, instance: str, k: int | None, taken: set[int], user_data: str, public_key: str) -> Host:
+        """Give INSTANCE a host (its own K again if it had one), as EC2 launches an
+        instance from its user data and key pair. Returns at once; the program's
+        readiness gate waits for the host to be up."""
+        ...
+
+    def terminate(self, instance: str, k: int) -> None:
+        """The instance was deleted."""
+        ...
+
+    def host(self, k: int) -> Host:
+        """The host of an instance launched in an earlier run."""
+        ...
+
+
+class NamespaceBackend:
+    """Hosts started beforehand by lab/hosts.sh; the hosts come with Docker, so the
+    user data is checked with `cloud-init schema`, not run."""
+
+    def __init__(self, state_dir: Path = LAB_STATE) -> None:
+        self.state_dir = state_dir
+        self.hosts = discover_hosts(state_dir)
+        if not self.hosts:
+            raise RuntimeError("no lab hosts: run `lab/hosts.sh up` first")
+
+    def launch(self, instance: str, k: int | None, taken: set[int], user_data: str, public_key: str) -> Host:
+        if k is None:
+            free = [h.k for h in self.hosts if h.k not in taken]
+            if not free:
+                raise RuntimeError(
+                    f"the program asks for more instances than the lab has hosts ({len(self.hosts)}): "
+                    "start more with `lab/hosts.sh up N`"
+                )
+            k = free[0]
+        host = next(h for h in self.hosts if h.k == k)
+        check_user_data(user_data, host)
+        # EC2 puts the key pair's public key in the login user's authorized_keys.
+        auth = host.dir / "authorized_keys"
+        lines = auth.read_text().splitlines() if auth.exists() else []
+        if public_key not in lines:
+            auth.write_text("\n".join([*lines, public_key]) + "\n")
+        return host
+
+    def terminate(self, instance: str, k: int) -> None:
+        """Nothing to stop: the host stays up for a later instance (it has left the swarm)."""
+
+    def host(self, k: int) -> Host:
+        return next(h for h in self.hosts if h.k == k)
 
 
 class Vault:
@@ -181,8 +236,8 @@ class Log:
 
 
 class LabMocks(pmocks.Mocks):
-    def __init__(self, hosts: list[Host], state: LabState, log: Log, replay: bool = False) -> None:
-        self.hosts = hosts
+    def __init__(self, backend: Backend, state: LabState, log: Log, replay: bool = False) -> None:
+        self.backend = backend
         self.state = state
         self.log = log
         self.replay = replay
@@ -235,31 +290,20 @@ class LabMocks(pmocks.Mocks):
         return name, {**reg.inputs, "keyName": name}
 
     def _instance(self, reg: Registration) -> tuple[str, dict[str, Any]]:
+        prev = self._unchanged(reg)
         with self.lock:
             k = self.state.hosts.get(reg.name)
-            if k is None:
-                taken = set(self.state.hosts.values())
-                free = [h.k for h in self.hosts if h.k not in taken]
-                if not free:
-                    raise RuntimeError(
-                        f"the program asks for more instances than the lab has hosts ({len(self.hosts)}): "
-                        "start more with `lab/hosts.sh up N`"
-                    )
-                k = free[0]
-                self.state.hosts[reg.name] = k
-        host = next(h for h in self.hosts if h.k == k)
-        prev = self._unchanged(reg)
-        if prev is None:
-            check_user_data(reg.inputs["userData"], host)
-            key = self.key_pairs[reg.inputs["keyName"]]
-            auth = host.dir / "authorized_keys"
-            lines = auth.read_text().splitlines() if auth.exists() else []
-            if key not in lines:
-                auth.write_text("\n".join([*lines, key]) + "\n")
-            self.log(f"instance {reg.name} -> {host.name} ({host.ip}): user data valid, key installed")
+            if prev is not None and k is not None:
+                host = self.backend.host(k)  # unchanged: the instance runs already
+            else:
+                taken = {v for n, v in self.state.hosts.items() if n != reg.name}
+                key = self.key_pairs[reg.inputs["keyName"]]
+                host = self.backend.launch(reg.name, k, taken, reg.inputs["userData"], key)
+                self.state.hosts[reg.name] = host.k
+                self.log(f"instance {reg.name} -> {host.name} ({host.ip}): launched with its user data and key")
         outputs = {**reg.inputs, "publicIp": host.ip, "privateIp": host.ip, "privateDns": host.name}
         id_ = f"i-lab-{host.name}"
-        self.state.put(reg, id_, outputs, {"host": k})
+        self.state.put(reg, id_, outputs, {"host": host.k})
         return id_, outputs
 
     def _command(self, reg: Registration) -> tuple[str, dict[str, Any]]:
@@ -363,9 +407,10 @@ class LabMocks(pmocks.Mocks):
                     client.close()
                 self.log(f"del  {rec['name']} ({t.split(':')[-1]})")
             elif t == "aws:ec2/instance:Instance":
+                self.backend.terminate(rec["name"], rec["host"])
                 with self.lock:
                     self.state.hosts = {n: k for n, k in self.state.hosts.items() if n != rec["name"]}
-                self.log(f"del  {rec['name']} (host released)")
+                self.log(f"del  {rec['name']} (instance terminated)")
         except CommandFailed as exc:
             self.log(f"FAIL delete {rec['name']}: {exc}")
             raise
@@ -429,9 +474,9 @@ def stack_config(path: Path, overrides: dict[str, str]) -> dict[str, Any]:
     return cfg
 
 
-def lab_key() -> tuple[str, str]:
+def lab_key(state_dir: Path = LAB_STATE) -> tuple[str, str]:
     """The lab's SSH key pair (made once): the stack's sshPublicKey / sshPrivateKey."""
-    key = LAB_STATE / "lab_ed25519"
+    key = state_dir / "lab_ed25519"
     if not key.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "swarm-lab", "-f", str(key)], check=True)
     return key.with_suffix(".pub").read_text().strip(), key.read_text()
@@ -449,43 +494,49 @@ class Outcome:
 def up(
     overrides: dict[str, str] | None = None,
     replay: bool = False,
-    stack_file: Path = ROOT / "Pulumi.lab.yaml",
+    stack: str = "lab",
     echo: bool = True,
+    backend: Backend | None = None,
 ) -> Outcome:
-    """One `pulumi up` of the lab stack."""
-    hosts = discover_hosts()
-    if not hosts:
-        raise RuntimeError("no lab hosts: run `lab/hosts.sh up` first")
-    LAB_STATE.mkdir(parents=True, exist_ok=True)
-    log = Log(LAB_STATE / "engine.log", echo)
-    if not (LAB_STATE / "stack.json").exists():
+    """One `pulumi up` of stack STACK (Pulumi.STACK.yaml) on the lab's hosts."""
+    backend = backend or NamespaceBackend()
+    stack_file = ROOT / f"Pulumi.{stack}.yaml"
+    state_dir = backend.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = Log(state_dir / "engine.log", echo)
+    if not (state_dir / "stack.json").exists():
         # A new stack: the deployer-side files of an old one (known_hosts of hosts that
         # have since been re-created with new host keys) would make ssh refuse them.
-        shutil.rmtree(ROOT / ".ssh" / "lab", ignore_errors=True)
-    state = LabState(LAB_STATE / "stack.json")
-    pub, priv = lab_key()
+        shutil.rmtree(ROOT / ".ssh" / stack, ignore_errors=True)
+    state = LabState(state_dir / "stack.json")
+    pub, priv = lab_key(state_dir)
     cfg = stack_config(stack_file, overrides or {})
     cfg.update(sshPublicKey=pub, sshPrivateKey=priv)
-    mocks = LabMocks(hosts, state, log, replay)
+    overrides = dict(overrides or {})
+    if os.environ.get("LAB_MESH") == "auto" and Path("/proc/net/ip_vs").exists() and "smokeTestMode" not in overrides:
+        # A kernel with IP_VS (e.g. GitHub's runners): check the routing mesh for real.
+        cfg["smokeTestMode"] = overrides["smokeTestMode"] = "mesh"
+    mocks = LabMocks(backend, state, log, replay)
     mon = RecordingMonitor(mocks)
     mocks.monitor = mon
     t0 = time.monotonic()
     given = ", ".join(f"{k}={v}" for k, v in sorted((overrides or {}).items())) or f"as in {stack_file.name}"
-    log(f"up: {len(hosts)} hosts, config {given}{' (replay)' if replay else ''}")
-    run = run_program(mocks, cfg, stack="lab", secret_keys=("sshPrivateKey",), monitor=mon)
+    log(f"up: stack {stack}, config {given}{' (replay)' if replay else ''}")
+    run = run_program(mocks, cfg, stack=stack, secret_keys=("sshPrivateKey",), monitor=mon)
     deleted = mocks.delete_vanished()
     seconds = time.monotonic() - t0
     log(f"up: done in {seconds:.1f}s: {mocks.stats}, deleted {deleted}")
     return Outcome(run.exports, deleted, mocks.stats, seconds, mon.registrations)
 
 
-def destroy(echo: bool = True) -> list[str]:
+def destroy(echo: bool = True, backend: Backend | None = None) -> list[str]:
     """`pulumi destroy`: every delete, dependents first."""
-    state = LabState(LAB_STATE / "stack.json")
+    backend = backend or NamespaceBackend()
+    state = LabState(backend.state_dir / "stack.json")
     if not state.resources:
         return []
-    log = Log(LAB_STATE / "engine.log", echo)
-    mocks = LabMocks(discover_hosts(), state, log)
+    log = Log(backend.state_dir / "engine.log", echo)
+    mocks = LabMocks(backend, state, log)
     # The provider inputs recorded with each docker resource let deletes reach the engine.
     deleted = mocks.delete_vanished()
     log(f"destroy: deleted {len(deleted)} resources")
