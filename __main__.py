@@ -56,6 +56,7 @@ nodes = Nodes(
         security_group_id=fw.group_id,
         public_key=public_key,
         login_user=cfg.ssh_user,
+        insecure_registries=cfg.docker_insecure_registries,
         tags=tags,
     ),
 )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.userdata import render_user_data
+from components.userdata import UserData, render_user_data
 
 # Canonical's account: the only owner whose Ubuntu images we accept.
 CANONICAL = "099720109477"
@@ -67,6 +67,7 @@ class NodesArgs:
     security_group_id: pulumi.Input[str]
     public_key: pulumi.Input[str]
     login_user: str
+    insecure_registries: tuple[str, ...]
     tags: dict[str, str]
 
 
@@ -99,7 +100,7 @@ class Nodes(pulumi.ComponentResource):
                 subnet_id=args.subnet_ids[spec.zone_index],
                 vpc_security_group_ids=[args.security_group_id],
                 key_name=key.key_name,
-                user_data=render_user_data(spec.name, args.login_user),
+                user_data=render_user_data(UserData(spec.name, args.login_user, args.insecure_registries)),
                 metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                     http_endpoint="enabled",
                     http_tokens="required",  # IMDSv2 only

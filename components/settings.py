@@ -19,6 +19,8 @@ from typing import Any
 
 import pulumi
 
+from components.userdata import REGISTRY
+
 # Ports the swarm itself needs between members (cluster management, gossip,
 # VXLAN data plane) and SSH: the service may not publish on any of them.
 SWARM_PORTS = {2377: "swarm management", 7946: "swarm gossip", 4789: "VXLAN data plane"}
@@ -81,6 +83,7 @@ class Settings:
     service_target_port: int
     smoke_test_mode: str
     smoke_probe_image: str
+    docker_insecure_registries: tuple[str, ...]
 
     @property
     def node_count(self) -> int:
@@ -109,6 +112,7 @@ DEFAULTS: dict[str, Any] = {
     "serviceTargetPort": 5000,
     "smokeTestMode": "mesh",
     "smokeProbeImage": "busybox:1.36",
+    "dockerInsecureRegistries": [],
 }
 
 SECRET_KEYS = frozenset({"sshPrivateKey"})
@@ -304,6 +308,11 @@ def parse(raw: Mapping[str, Any], available_azs: int | None = None) -> Settings:
     if not probe or any(ch.isspace() for ch in probe):
         p.add("smokeProbeImage", probe, "must be an image reference without spaces")
 
+    registries = _as_list(p, "dockerInsecureRegistries", raw.get("dockerInsecureRegistries")) or []
+    for reg in registries:
+        if not REGISTRY.match(reg):
+            p.add("dockerInsecureRegistries", reg, "each must be host[:port] of a registry, e.g. 10.0.1.5:5000")
+
     # Cross-key rule: every subnet must hold its share of the nodes.
     if vpc_prefix is not None and 1 <= az_count <= 6 and managers >= 1 and workers >= 0:
         per_subnet = 2 ** (32 - vpc_prefix - SUBNET_EXTRA_BITS) - AWS_RESERVED_PER_SUBNET
@@ -338,6 +347,7 @@ def parse(raw: Mapping[str, Any], available_azs: int | None = None) -> Settings:
         service_target_port=target,
         smoke_test_mode=smoke,
         smoke_probe_image=probe,
+        docker_insecure_registries=tuple(registries),
     )
 
 

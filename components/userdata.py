@@ -2,19 +2,60 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass, field
 from string import Template
+
+import yaml
 
 from components.commands import script_text
 
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 
-def render_user_data(hostname: str, login_user: str) -> str:
+@dataclass(frozen=True)
+class UserData:
+    hostname: str
+    login_user: str
+    # Registries the daemon may pull from over plain HTTP (a private registry on the
+    # VPC or, in the VM lab, on the lab's bridge).
+    insecure_registries: tuple[str, ...] = ()
+    # The node's own SSH host key (private, public), when host keys are pinned.
+    host_key: tuple[str, str] | None = field(default=None, repr=False)
+
+
+def daemon_config(insecure_registries: tuple[str, ...] = ()) -> dict[str, object]:
+    """/etc/docker/daemon.json. Log rotation: a chatty service must not fill the disk."""
+    cfg: dict[str, object] = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
+    if insecure_registries:
+        cfg["insecure-registries"] = list(insecure_registries)
+    return cfg
+
+
+def render_user_data(ud: UserData) -> str:
     """The #cloud-config for one node. Pure; raises ValueError on unsafe values."""
-    if not _HOSTNAME.match(hostname):
-        raise ValueError(f"bad hostname {hostname!r}")
-    if not _USER.match(login_user):
-        raise ValueError(f"bad login user {login_user!r}")
-    return Template(script_text("cloud-init.yaml")).substitute(hostname=hostname, login_user=login_user)
+    if not _HOSTNAME.match(ud.hostname):
+        raise ValueError(f"bad hostname {ud.hostname!r}")
+    if not _USER.match(ud.login_user):
+        raise ValueError(f"bad login user {ud.login_user!r}")
+    for reg in ud.insecure_registries:
+        if not REGISTRY.match(reg):
+            raise ValueError(f"bad registry {reg!r}")
+    text = Template(script_text("cloud-init.yaml")).substitute(
+        hostname=ud.hostname,
+        login_user=ud.login_user,
+        daemon_json=json.dumps(daemon_config(ud.insecure_registries)),
+    )
+    if ud.host_key is None:
+        return text
+    doc = yaml.safe_load(text)
+    private, public = ud.host_key
+    # cloud-init installs these as the host's keys, so the deployer knows the key
+    # before the first connection and never has to trust one on first use.
+    doc["ssh_keys"] = {"ed25519_private": private, "ed25519_public": public}
+    doc["ssh_deletekeys"] = True
+    doc["ssh_genkeytypes"] = ["ed25519"]  # only the one we give: nothing else to offer
+    return "#cloud-config\n" + yaml.safe_dump(doc, sort_keys=False, width=1000)

@@ -63,6 +63,7 @@ BAD = [
     ("rootVolumeGb", "4", "from 8 to 1024"),
     ("allowSshFromAnywhere", "yes", "true or false"),
     ("managercount", "3", "not a known key"),
+    ("dockerInsecureRegistries", '["http://10.0.0.5:5000"]', "host[:port]"),
 ]
 
 

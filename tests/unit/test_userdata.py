@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
 import pytest
 import yaml
 
-from components.userdata import render_user_data
+from components.userdata import UserData, render_user_data
 
 needs_cloud_init = pytest.mark.skipif(
     shutil.which("cloud-init") is None, reason="Debian package cloud-init not installed"
@@ -16,7 +17,7 @@ needs_cloud_init = pytest.mark.skipif(
 
 
 def test_installs_and_enables_docker_for_the_login_user() -> None:
-    text = render_user_data("swarm-worker-1", "ubuntu")
+    text = render_user_data(UserData("swarm-worker-1", "ubuntu"))
     assert text.startswith("#cloud-config\n")
     doc = yaml.safe_load(text)
     assert doc["hostname"] == "swarm-worker-1"
@@ -25,20 +26,43 @@ def test_installs_and_enables_docker_for_the_login_user() -> None:
     assert ["usermod", "-aG", "docker", "ubuntu"] in doc["runcmd"]
     assert any("/var/lib/swarm-node/docker-ready" in str(c) for c in doc["runcmd"])
     daemon = next(f for f in doc["write_files"] if f["path"] == "/etc/docker/daemon.json")
-    assert '"max-size": "10m"' in daemon["content"]
+    assert json.loads(daemon["content"]) == {
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "10m", "max-file": "3"},
+    }
+
+
+def test_insecure_registries_reach_daemon_json() -> None:
+    doc = yaml.safe_load(render_user_data(UserData("n1", "debian", ("10.78.0.1:5000",))))
+    daemon = next(f for f in doc["write_files"] if f["path"] == "/etc/docker/daemon.json")
+    assert json.loads(daemon["content"])["insecure-registries"] == ["10.78.0.1:5000"]
+    with pytest.raises(ValueError):
+        render_user_data(UserData("n1", "debian", ("evil\nruncmd: [reboot]",)))
 
 
 @pytest.mark.parametrize(("host", "user"), [("Bad_Host", "ubuntu"), ("ok", "root; rm -rf /"), ("ok", "$(id)")])
 def test_unsafe_values_are_refused(host: str, user: str) -> None:
     with pytest.raises(ValueError):
-        render_user_data(host, user)
+        render_user_data(UserData(host, user))
 
 
 @needs_cloud_init
-@pytest.mark.parametrize("user", ["ubuntu", "debian", "root"])
-def test_valid_per_cloud_init_schema(tmp_path, user: str) -> None:
+@pytest.mark.parametrize(
+    "ud",
+    [
+        UserData("swarm-manager-1", "ubuntu"),
+        UserData("swarm-worker-9", "debian", ("10.78.0.1:5000", "reg.internal")),
+        UserData(
+            "n1",
+            "root",
+            (),
+            ("-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n", "ssh-ed25519 AAAA"),
+        ),
+    ],
+)
+def test_valid_per_cloud_init_schema(tmp_path, ud: UserData) -> None:
     f = tmp_path / "user-data"
-    f.write_text(render_user_data("swarm-manager-1", user))
+    f.write_text(render_user_data(ud))
     res = subprocess.run(["cloud-init", "schema", "--config-file", str(f)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Valid cloud-config" in res.stdout
@@ -48,6 +72,8 @@ def test_valid_per_cloud_init_schema(tmp_path, user: str) -> None:
 def test_schema_check_catches_a_broken_document(tmp_path) -> None:
     # Guard for the test above: the checker really rejects a wrong type.
     f = tmp_path / "user-data"
-    f.write_text(render_user_data("swarm-manager-1", "ubuntu").replace("package_update: true", "package_update: [1]"))
+    f.write_text(
+        render_user_data(UserData("swarm-manager-1", "ubuntu")).replace("package_update: true", "package_update: [1]")
+    )
     res = subprocess.run(["cloud-init", "schema", "--config-file", str(f)], capture_output=True, text=True)
     assert res.returncode != 0
