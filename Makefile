@@ -11,7 +11,7 @@ STACK ?= dev
 LAB_HOSTS ?= 3
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: venv deps test test-unit lab lab-down up preview destroy lint bench
+.PHONY: venv deps test test-unit lab lab-down up preview destroy lint bench vm-lab vm-lab-down
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -47,10 +47,10 @@ lab-down:
 
 up: venv
 	pulumi stack select --create $(STACK)
-	pulumi up --stack $(STACK)
+	pulumi up --stack $(STACK) --policy-pack policy
 
 preview: venv
-	pulumi preview --stack $(STACK)
+	pulumi preview --stack $(STACK) --policy-pack policy
 
 destroy:
 	pulumi destroy --stack $(STACK)
@@ -60,3 +60,12 @@ lint: venv
 
 bench: venv deps
 	$(PY) -m bench
+
+# make vm-lab      - the same program on 3 QEMU VMs (Debian bookworm, TCG): cloud-init runs the
+#                    program's user data, and the routing mesh answers on every node (~8 min)
+# make vm-lab-down - stop every VM and server by PID; remove taps, bridge, disks (image cache kept)
+vm-lab: venv deps
+	$(PY) -m lab.vm up
+
+vm-lab-down:
+	if [ -x $(PY) ]; then $(PY) -m lab.vm down; else lab/vm/host.sh down && rm -rf .ssh/vmlab; fi

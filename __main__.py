@@ -42,6 +42,7 @@ fw = Firewall(
         app_cidrs=cfg.app_allowed_cidrs,
         app_port=cfg.service_published_port,
         tags=tags,
+        encrypted_overlay=cfg.encrypted_overlay,
     ),
 )
 nodes = Nodes(
@@ -57,6 +58,7 @@ nodes = Nodes(
         public_key=public_key,
         login_user=cfg.ssh_user,
         insecure_registries=cfg.docker_insecure_registries,
+        pin_host_keys=cfg.pin_host_keys,
         tags=tags,
     ),
 )
@@ -72,8 +74,9 @@ swarm = Swarm(
         nodes=nodes.nodes,
         user=cfg.ssh_user,
         private_key=private_key,
-        ssh_opts=access.ssh_opts,
+        ssh_opts_for=access.opts_for,
         access=access.ready,
+        autolock=cfg.autolock,
     ),
 )
 app = Service(
@@ -83,7 +86,7 @@ app = Service(
         nodes=nodes.nodes,
         user=cfg.ssh_user,
         private_key=private_key,
-        ssh_opts=access.ssh_opts,
+        ssh_opts=access.opts_for(swarm.manager.host_key),
         after=[*swarm.joins, *swarm.members, *access.ready],
         service_name=cfg.service_name,
         image=cfg.service_image,
@@ -92,6 +95,7 @@ app = Service(
         target_port=cfg.service_target_port,
         smoke_mode=cfg.smoke_test_mode,
         probe_image=cfg.smoke_probe_image,
+        encrypted_overlay=cfg.encrypted_overlay,
     ),
 )
 
@@ -106,5 +110,7 @@ pulumi.export(
 pulumi.export("managerPublicIp", swarm.manager.public_ip)
 pulumi.export("sshCommand", pulumi.Output.concat("ssh ", cfg.ssh_user, "@", swarm.manager.public_ip))
 pulumi.export("swarmId", swarm.swarm_id)
+if swarm.unlock_key is not None:
+    pulumi.export("unlockKey", swarm.unlock_key)
 pulumi.export("serviceUrls", app.urls)
 pulumi.export("smokeTest", app.smoke_result)

@@ -18,16 +18,25 @@ from pulumi_command import local
 from components.commands import render
 
 
-def ssh_options(key_file: str | None, known_hosts_file: str) -> list[str]:
-    """Options for the deployer's ssh client. Pure."""
-    opts = [
-        "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=15",
-        # Trust on first use, then pinned in a per-stack file: a changed host key
-        # (another machine behind the same IP) makes the connection fail.
-        "-o", "StrictHostKeyChecking=accept-new",
-        "-o", f"UserKnownHostsFile={known_hosts_file}",
-    ]  # fmt: skip
+def ssh_options(key_file: str | None, known_hosts_file: str, host_key: str | None = None) -> list[str]:
+    """Options for the deployer's ssh client. Pure.
+
+    With HOST_KEY (the node's pinned public key) the client trusts that key only,
+    handed over by KnownHostsCommand: no known_hosts file is written or read. Without
+    it: trust on first use, remembered in a per-stack file, so a later change of key
+    (another machine behind the same IP) makes the connection fail.
+    """
+    opts = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
+    if host_key:
+        key = " ".join(host_key.split()[:2])  # "ssh-ed25519 AAAA...", without a comment
+        opts += [
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", f"KnownHostsCommand=/bin/echo %H {key}",
+        ]  # fmt: skip
+    else:
+        opts += ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={known_hosts_file}"]
     if key_file:
         opts += ["-o", "IdentitiesOnly=yes", "-i", key_file]
     return opts
@@ -41,8 +50,7 @@ class AccessArgs:
 
 
 class Access(pulumi.ComponentResource):
-    ssh_opts: list[str]
-    ready: list[pulumi.Resource]  # what a user of ssh_opts must depend on
+    ready: list[pulumi.Resource]  # what a user of opts_for() must depend on
 
     def __init__(self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("swarm:local:Access", name, None, opts)
@@ -60,5 +68,12 @@ class Access(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )
-        self.ssh_opts = ssh_options(key_file, args.known_hosts_file)
-        self.register_outputs({"sshOpts": self.ssh_opts})
+        self._key_file = key_file
+        self._known_hosts = args.known_hosts_file
+        self.register_outputs({"keyFile": key_file or ""})
+
+    def opts_for(self, host_key: pulumi.Input[str] | None) -> pulumi.Output[list[str]]:
+        """ssh options for one host (its pinned public key, or None for trust on first use)."""
+        return pulumi.Output.from_input(host_key).apply(
+            lambda key: ssh_options(self._key_file, self._known_hosts, key or None)
+        )

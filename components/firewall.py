@@ -15,7 +15,7 @@ class Rule:
 
     name: str
     protocol: str
-    port: int
+    port: int | None  # None: the protocol has no ports (ESP)
     peer: str | None
     description: str
 
@@ -33,9 +33,17 @@ def _slug(cidr: str) -> str:
     return cidr.replace("/", "-").replace(":", "x").replace(".", "-")
 
 
-def ingress_rules(ssh_cidrs: tuple[str, ...], app_cidrs: tuple[str, ...], app_port: int) -> list[Rule]:
+# IPsec ESP (IP protocol 50) carries an encrypted overlay network's traffic.
+ESP_RULE = Rule("esp", "50", None, None, "encrypted overlay traffic, IPsec ESP (members only)")
+
+
+def ingress_rules(
+    ssh_cidrs: tuple[str, ...], app_cidrs: tuple[str, ...], app_port: int, encrypted_overlay: bool = False
+) -> list[Rule]:
     """Every ingress rule of the cluster group. Pure, so tests can read the exact set."""
     rules = list(SWARM_RULES)
+    if encrypted_overlay:
+        rules.append(ESP_RULE)
     # Members reach the published port too: the smoke test asks every node from a manager.
     rules.append(Rule("app-members", "tcp", app_port, None, f"service port {app_port} (members only)"))
     rules += [Rule(f"ssh-{_slug(c)}", "tcp", 22, c, f"SSH from {c}") for c in ssh_cidrs]
@@ -50,6 +58,7 @@ class FirewallArgs:
     app_cidrs: tuple[str, ...]
     app_port: int
     tags: dict[str, str]
+    encrypted_overlay: bool = False
 
 
 class Firewall(pulumi.ComponentResource):
@@ -67,7 +76,7 @@ class Firewall(pulumi.ComponentResource):
             tags={**args.tags, "Name": f"{name}-nodes"},
             opts=child,
         )
-        for rule in ingress_rules(args.ssh_cidrs, args.app_cidrs, args.app_port):
+        for rule in ingress_rules(args.ssh_cidrs, args.app_cidrs, args.app_port, args.encrypted_overlay):
             v6 = rule.peer is not None and ipaddress.ip_network(rule.peer).version == 6
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-{rule.name}",

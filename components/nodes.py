@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_tls as tls
 
 from components.userdata import UserData, render_user_data
 
@@ -54,6 +55,7 @@ class Node:
     instance_id: pulumi.Output[str]
     public_ip: pulumi.Output[str]
     private_ip: pulumi.Output[str]
+    host_key: pulumi.Output[str] | None  # the node's pinned SSH host public key
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class NodesArgs:
     public_key: pulumi.Input[str]
     login_user: str
     insecure_registries: tuple[str, ...]
+    pin_host_keys: bool
     tags: dict[str, str]
 
 
@@ -93,6 +96,19 @@ class Nodes(pulumi.ComponentResource):
 
         self.nodes = []
         for spec in plan_nodes(name, args.managers, args.workers, len(args.zones)):
+            ud = UserData(spec.name, args.login_user, args.insecure_registries)
+            user_data: pulumi.Input[str] = render_user_data(ud)
+            host_key = None
+            if args.pin_host_keys:
+                # The node's SSH host key, made here so the deployer knows it before the
+                # first connection. Its private half travels in user data (secret).
+                host = tls.PrivateKey(f"{spec.name}-hostkey", algorithm="ED25519", opts=child)
+                host_key = host.public_key_openssh.apply(lambda k: " ".join(k.split()[:2]))
+                user_data = pulumi.Output.secret(
+                    pulumi.Output.all(host.private_key_openssh, host_key).apply(
+                        lambda k, ud=ud: render_user_data(replace(ud, host_key=(k[0], k[1])))
+                    )
+                )
             instance = aws.ec2.Instance(
                 spec.name,
                 ami=ami.id,
@@ -100,7 +116,7 @@ class Nodes(pulumi.ComponentResource):
                 subnet_id=args.subnet_ids[spec.zone_index],
                 vpc_security_group_ids=[args.security_group_id],
                 key_name=key.key_name,
-                user_data=render_user_data(UserData(spec.name, args.login_user, args.insecure_registries)),
+                user_data=user_data,
                 metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                     http_endpoint="enabled",
                     http_tokens="required",  # IMDSv2 only
@@ -127,6 +143,7 @@ class Nodes(pulumi.ComponentResource):
                     instance_id=instance.id,
                     public_ip=instance.public_ip,
                     private_ip=instance.private_ip,
+                    host_key=host_key,
                 )
             )
         self.register_outputs({"nodeNames": [n.name for n in self.nodes]})

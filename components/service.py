@@ -19,7 +19,7 @@ class ServiceArgs:
     nodes: list[Node]
     user: str
     private_key: pulumi.Input[str] | None  # None: the deployer's SSH agent
-    ssh_opts: list[str]  # the deployer's ssh client options (components/access.py)
+    ssh_opts: pulumi.Input[list[str]]  # the deployer's ssh options for the manager (components/access.py)
     after: list[pulumi.Resource]  # every join and label: the service needs the whole cluster
     service_name: str
     image: str
@@ -28,6 +28,7 @@ class ServiceArgs:
     target_port: int
     smoke_mode: str
     probe_image: str
+    encrypted_overlay: bool = False
 
 
 class Service(pulumi.ComponentResource):
@@ -57,7 +58,15 @@ class Service(pulumi.ComponentResource):
             name=f"{args.service_name}-net",
             driver="overlay",
             attachable=True,  # lets the smoke test's probe container join it
-            opts=on_swarm,
+            # IPsec between nodes for the service's traffic. The provider passes driver
+            # options through for any driver (its docstring says "bridge"); Docker only
+            # checks that the key is present.
+            options={"encrypted": "true"} if args.encrypted_overlay else None,
+            opts=pulumi.ResourceOptions.merge(
+                on_swarm,
+                # The engine adds its own options (the VXLAN id) on read: not a change of ours.
+                pulumi.ResourceOptions(ignore_changes=["options"] if args.encrypted_overlay else None),
+            ),
         )
         service = docker.Service(
             f"{name}-service",
@@ -95,7 +104,9 @@ class Service(pulumi.ComponentResource):
         addrs = pulumi.Output.all(*[n.private_ip for n in args.nodes]).apply(" ".join)
         smoke = remote.Command(
             f"{name}-smoke",
-            connection=remote.ConnectionArgs(host=mgr.public_ip, user=args.user, private_key=args.private_key),
+            connection=remote.ConnectionArgs(
+                host=mgr.public_ip, user=args.user, private_key=args.private_key, host_key=mgr.host_key
+            ),
             add_previous_output_in_env=False,
             create=addrs.apply(
                 lambda a: render(

@@ -84,6 +84,9 @@ class Settings:
     smoke_test_mode: str
     smoke_probe_image: str
     docker_insecure_registries: tuple[str, ...]
+    encrypted_overlay: bool
+    autolock: bool
+    pin_host_keys: bool
 
     @property
     def node_count(self) -> int:
@@ -113,6 +116,9 @@ DEFAULTS: dict[str, Any] = {
     "smokeTestMode": "mesh",
     "smokeProbeImage": "busybox:1.36",
     "dockerInsecureRegistries": [],
+    "encryptedOverlay": False,
+    "autolock": False,
+    "pinHostKeys": True,
 }
 
 SECRET_KEYS = frozenset({"sshPrivateKey"})
@@ -313,6 +319,10 @@ def parse(raw: Mapping[str, Any], available_azs: int | None = None) -> Settings:
         if not REGISTRY.match(reg):
             p.add("dockerInsecureRegistries", reg, "each must be host[:port] of a registry, e.g. 10.0.1.5:5000")
 
+    encrypted = _as_bool(p, "encryptedOverlay", raw.get("encryptedOverlay"))
+    autolock = _as_bool(p, "autolock", raw.get("autolock"))
+    pin = _as_bool(p, "pinHostKeys", raw.get("pinHostKeys"))
+
     # Cross-key rule: every subnet must hold its share of the nodes.
     if vpc_prefix is not None and 1 <= az_count <= 6 and managers >= 1 and workers >= 0:
         per_subnet = 2 ** (32 - vpc_prefix - SUBNET_EXTRA_BITS) - AWS_RESERVED_PER_SUBNET
@@ -348,6 +358,9 @@ def parse(raw: Mapping[str, Any], available_azs: int | None = None) -> Settings:
         smoke_test_mode=smoke,
         smoke_probe_image=probe,
         docker_insecure_registries=tuple(registries),
+        encrypted_overlay=encrypted,
+        autolock=autolock,
+        pin_host_keys=pin,
     )
 
 

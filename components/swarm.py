@@ -10,6 +10,7 @@ it is skipped when the node's host is already gone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -30,14 +31,17 @@ class SwarmArgs:
     nodes: list[Node]  # nodes[0] is the first manager
     user: str
     private_key: pulumi.Input[str] | None  # None: use the deployer's SSH agent
-    ssh_opts: list[str]  # the deployer's ssh client options (components/access.py)
-    access: list[pulumi.Resource]  # what ssh_opts needs (the key file)
+    # The deployer's ssh client options for a host with this pinned key (components/access.py).
+    ssh_opts_for: Callable[[pulumi.Input[str] | None], pulumi.Output[list[str]]]
+    access: list[pulumi.Resource]  # what those options need (the key file)
+    autolock: bool = False
 
 
 class Swarm(pulumi.ComponentResource):
     """Bootstrap and membership of the swarm."""
 
     swarm_id: pulumi.Output[str]
+    unlock_key: pulumi.Output[str] | None  # secret; only with autolock
     manager: Node
     joins: list[remote.Command]  # one per node but the first manager
     members: list[remote.Command]  # one per node, done when the node is in and labelled
@@ -54,6 +58,7 @@ class Swarm(pulumi.ComponentResource):
                 host=node.public_ip,
                 user=args.user,
                 private_key=args.private_key,
+                host_key=node.host_key,  # None: not pinned (pulumi-command then accepts any)
                 dial_error_limit=dial_error_limit,
                 per_dial_timeout=per_dial_timeout,
             )
@@ -108,12 +113,26 @@ class Swarm(pulumi.ComponentResource):
         init = command(
             f"{name}-init",
             on(first),
-            first.private_ip.apply(lambda ip: render("swarm-init.sh", {"ADVERTISE_ADDR": ip})),
+            first.private_ip.apply(
+                lambda ip: render("swarm-init.sh", {"ADVERTISE_ADDR": ip, "AUTOLOCK": str(args.autolock).lower()})
+            ),
             [gates[first.name]],
             delete=render("swarm-leave.sh"),
             triggers=[first.instance_id],
         )
         self.swarm_id = init.stdout.apply(lambda out: out.strip().splitlines()[-1] if out and out.strip() else "")
+        self.unlock_key = None
+        if args.autolock:
+            # Managers restarted with autolock on need this key to rejoin: keep it as a secret.
+            unlock = command(
+                f"{name}-unlock-key",
+                on(first),
+                render("swarm-unlock-key.sh"),
+                [init],
+                logging=remote.Logging.STDERR,
+                secret_stdout=True,
+            )
+            self.unlock_key = pulumi.Output.secret(unlock.stdout.apply(lambda s: s.strip()))
 
         # Read the tokens again whenever the node set changes: the previous ones were
         # rotated away after bootstrap, and new nodes need a valid one.
@@ -168,12 +187,12 @@ class Swarm(pulumi.ComponentResource):
             )
             leave = local.Command(
                 f"{name}-leave-{n.short}",
-                delete=n.public_ip.apply(
-                    lambda ip: render(
+                delete=pulumi.Output.all(n.public_ip, args.ssh_opts_for(n.host_key)).apply(
+                    lambda v: render(
                         "local-node-leave.sh",
                         {
-                            "NODE": f"{args.user}@{ip}",
-                            "SSH_OPTS": "\n".join(args.ssh_opts),
+                            "NODE": f"{args.user}@{v[0]}",
+                            "SSH_OPTS": "\n".join(v[1]),
                             "LEAVE_SCRIPT": render("swarm-leave.sh"),
                         },
                     )
@@ -200,4 +219,4 @@ class Swarm(pulumi.ComponentResource):
                 triggers=node_set,
             )
 
-        self.register_outputs({"swarmId": self.swarm_id})
+        self.register_outputs({"swarmId": self.swarm_id, "unlockKey": self.unlock_key})

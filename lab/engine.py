@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from pulumi.runtime import mocks as pmocks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,10 +77,13 @@ class Backend(Protocol):
 
     state_dir: Path
 
-    def launch(self, instance: str, k: int | None, taken: set[int], user_data: str, public_key: str) -> Host:
-        """Give INSTANCE a host (its own K again if it had one), as EC2 launches an
-        instance from its user data and key pair. Returns at once; the program's
-        readiness gate waits for the host to be up."""
+    def allocate(self, taken: set[int]) -> int:
+        """A host number for a new instance (not one of TAKEN)."""
+        ...
+
+    def launch(self, instance: str, k: int, user_data: str, public_key: str) -> Host:
+        """Start INSTANCE as host K, as EC2 launches an instance from its user data and
+        key pair. Returns at once; the program's readiness gate waits for it."""
         ...
 
     def terminate(self, instance: str, k: int) -> None:
@@ -100,17 +105,19 @@ class NamespaceBackend:
         if not self.hosts:
             raise RuntimeError("no lab hosts: run `lab/hosts.sh up` first")
 
-    def launch(self, instance: str, k: int | None, taken: set[int], user_data: str, public_key: str) -> Host:
-        if k is None:
-            free = [h.k for h in self.hosts if h.k not in taken]
-            if not free:
-                raise RuntimeError(
-                    f"the program asks for more instances than the lab has hosts ({len(self.hosts)}): "
-                    "start more with `lab/hosts.sh up N`"
-                )
-            k = free[0]
-        host = next(h for h in self.hosts if h.k == k)
+    def allocate(self, taken: set[int]) -> int:
+        free = [h.k for h in self.hosts if h.k not in taken]
+        if not free:
+            raise RuntimeError(
+                f"the program asks for more instances than the lab has hosts ({len(self.hosts)}): "
+                "start more with `lab/hosts.sh up N`"
+            )
+        return free[0]
+
+    def launch(self, instance: str, k: int, user_data: str, public_key: str) -> Host:
+        host = self.host(k)
         check_user_data(user_data, host)
+        apply_ssh_keys(user_data, host)
         # EC2 puts the key pair's public key in the login user's authorized_keys.
         auth = host.dir / "authorized_keys"
         lines = auth.read_text().splitlines() if auth.exists() else []
@@ -270,6 +277,7 @@ class LabMocks(pmocks.Mocks):
             "command:remote:Command": self._command,
             "command:local:Command": self._command,
             "pulumi:providers:docker": self._provider,
+            "tls:index/privateKey:PrivateKey": self._private_key,
             "docker:index/network:Network": self._docker,
             "docker:index/service:Service": self._docker,
         }.get(args.typ)
@@ -279,8 +287,10 @@ class LabMocks(pmocks.Mocks):
 
     def _unchanged(self, reg: Registration) -> dict[str, Any] | None:
         prev = self.state.resources.get(reg.urn)
-        if prev is None or self.replay or prev["digest"] != digest(reg.inputs, reg.ignore_changes):
+        if prev is None or prev["digest"] != digest(reg.inputs, reg.ignore_changes):
             return None
+        if self.replay and reg.type.startswith("command:"):
+            return None  # replay runs every command again; keys and instances stay
         return prev
 
     def _key_pair(self, reg: Registration) -> tuple[str, dict[str, Any]]:
@@ -289,18 +299,34 @@ class LabMocks(pmocks.Mocks):
             self.key_pairs[name] = unwrap(reg.inputs["publicKey"])
         return name, {**reg.inputs, "keyName": name}
 
+    def _private_key(self, reg: Registration) -> tuple[str, dict[str, Any]]:
+        """As the tls provider: a new key, kept in the state (sealed) from then on."""
+        prev = self._unchanged(reg)
+        if prev is not None:
+            return prev["id"], self.state.outputs_of(reg.urn)
+        if reg.inputs.get("algorithm") != "ED25519":
+            raise RuntimeError(f"{reg.name}: the lab makes ED25519 keys only")
+        key = Ed25519PrivateKey.generate()
+        private = key.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()).decode()
+        public = key.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode() + "\n"
+        outputs = {**reg.inputs, "publicKeyOpenssh": public, "privateKeyOpenssh": secret(private)}
+        id_ = hashlib.sha1(public.encode()).hexdigest()
+        self.state.put(reg, id_, outputs)
+        return id_, outputs
+
     def _instance(self, reg: Registration) -> tuple[str, dict[str, Any]]:
         prev = self._unchanged(reg)
-        with self.lock:
+        with self.lock:  # only the choice of host is serial; launches run in parallel
             k = self.state.hosts.get(reg.name)
-            if prev is not None and k is not None:
-                host = self.backend.host(k)  # unchanged: the instance runs already
-            else:
-                taken = {v for n, v in self.state.hosts.items() if n != reg.name}
-                key = self.key_pairs[reg.inputs["keyName"]]
-                host = self.backend.launch(reg.name, k, taken, reg.inputs["userData"], key)
-                self.state.hosts[reg.name] = host.k
-                self.log(f"instance {reg.name} -> {host.name} ({host.ip}): launched with its user data and key")
+            if k is None:
+                k = self.backend.allocate({v for n, v in self.state.hosts.items() if n != reg.name})
+                self.state.hosts[reg.name] = k
+        if prev is not None:
+            host = self.backend.host(k)  # unchanged: the instance runs already
+        else:
+            key = self.key_pairs[reg.inputs["keyName"]]
+            host = self.backend.launch(reg.name, k, unwrap(reg.inputs["userData"]), key)
+            self.log(f"instance {reg.name} -> {host.name} ({host.ip}): launched with its user data and key")
         outputs = {**reg.inputs, "publicIp": host.ip, "privateIp": host.ip, "privateDns": host.name}
         id_ = f"i-lab-{host.name}"
         self.state.put(reg, id_, outputs, {"host": host.k})
@@ -462,6 +488,25 @@ def check_user_data(text: str, host: Host) -> None:
         os.unlink(f.name)
     if res.returncode != 0:
         raise RuntimeError(f"user data for {host.name} is not valid cloud-config: {res.stdout}{res.stderr}")
+
+
+def apply_ssh_keys(user_data: str, host: Host) -> None:
+    """The one part of the user data the namespace lab carries out: `ssh_keys`, which
+    cloud-init's ssh module installs as the host's keys. With pinned host keys the
+    program accepts no other key, so the host must present the one it generated."""
+    doc = yaml.safe_load(user_data) or {}
+    private = (doc.get("ssh_keys") or {}).get("ed25519_private")
+    if not private:
+        return
+    fd, path = tempfile.mkstemp(prefix="hostkey-", dir=host.dir)
+    try:
+        os.write(fd, private.encode())
+        os.close(fd)
+        subprocess.run(
+            [str(ROOT / "lab" / "hosts.sh"), "set-host-key", str(host.k), path], check=True, capture_output=True
+        )
+    finally:
+        os.unlink(path)
 
 
 def stack_config(path: Path, overrides: dict[str, str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@
 #
 # Usage: hosts.sh install | up [N] | image | status | down
 #                 | kill-daemon K dockerd|sshd [SIGNAL] | start-daemon K dockerd|sshd
+#                 | set-host-key K PRIVATE_KEY_FILE
 # Env:   LAB_STATE  state directory (default /tmp/swarmlab-state)
 # Every process is stopped by its PID, never by name.  Needs root.
 set -euo pipefail
@@ -496,10 +497,24 @@ start_daemon() {  # start_daemon K dockerd|sshd
   step "$(name "$k") $d: started (pid $(pidfile_pid "$(hdir "$k")/$d.pid"))"
 }
 
+# set_host_key K FILE: make FILE (an OpenSSH ed25519 private key) host K's SSH host
+# key and restart its sshd - what cloud-init's ssh module does with `ssh_keys`.
+set_host_key() {
+  local k=$1 f=$2 h
+  check_k "$k"; h=$(hdir "$k")
+  [ -r "$f" ] || die "no key file $f"
+  # (`command`: this script has a function named install)
+  command install -m 600 "$f" "$h/ssh_host_ed25519_key"
+  ssh-keygen -y -f "$h/ssh_host_ed25519_key" > "$h/ssh_host_ed25519_key.pub" || die "$f is not a private key"
+  kill_daemon "$k" sshd
+  start_daemon "$k" sshd
+}
+
 usage() {
   cat >&2 <<EOF
 usage: $0 install | up [N] | image | status | down
           | kill-daemon K dockerd|sshd [SIGNAL] | start-daemon K dockerd|sshd
+          | set-host-key K PRIVATE_KEY_FILE
 env:   LAB_STATE  state directory (default /tmp/swarmlab-state)
 EOF
   exit 2
@@ -515,5 +530,6 @@ case $cmd in
   down)         [ $# = 0 ] || usage; down ;;
   kill-daemon)  [ $# = 2 ] || [ $# = 3 ] || usage; kill_daemon "$@" ;;
   start-daemon) [ $# = 2 ] || usage; start_daemon "$@" ;;
+  set-host-key) [ $# = 2 ] || usage; set_host_key "$@" ;;
   *)            usage ;;
 esac

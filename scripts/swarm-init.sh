@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Make this node the first manager of a new swarm, unless it is in one already.
-# Parameters: ADVERTISE_ADDR (this node's private IP).
+# Parameters: ADVERTISE_ADDR (this node's private IP), AUTOLOCK (true|false:
+# managers need the unlock key after a restart).
 # Stdout: the swarm's ID, and nothing else (init's own output holds join
 # tokens, so it is never printed).
 set -euo pipefail
-: "${ADVERTISE_ADDR:?}"
+: "${ADVERTISE_ADDR:?}" "${AUTOLOCK:=false}"
+case "$AUTOLOCK" in true | false) ;; *) fail "AUTOLOCK must be true or false" ;; esac
 
 state=$(swarm_state)
 case "$state" in
@@ -12,10 +14,14 @@ case "$state" in
     [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] \
       || fail "this node is in a swarm already, but not as a manager"
     log "skip: already a manager of swarm $(docker info --format '{{.Swarm.Cluster.ID}}')"
+    if [ "$(docker info --format '{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}')" != "$AUTOLOCK" ]; then
+      docker swarm update --autolock="$AUTOLOCK" >/dev/null # prints the unlock key: not here
+      log "autolock set to $AUTOLOCK"
+    fi
     ;;
   inactive)
-    docker swarm init --advertise-addr "$ADVERTISE_ADDR" >/dev/null
-    log "initialised a new swarm, advertising $ADVERTISE_ADDR"
+    docker swarm init --advertise-addr "$ADVERTISE_ADDR" --autolock="$AUTOLOCK" >/dev/null
+    log "initialised a new swarm, advertising $ADVERTISE_ADDR (autolock $AUTOLOCK)"
     ;;
   locked) fail "the swarm on this node is locked: run 'docker swarm unlock' with the unlock key" ;;
   *) fail "unexpected swarm state '$state'" ;;

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 import threading
+import zlib
 from typing import Any
 
 from pulumi.runtime import mocks as pmocks
 
 from harness.run import RecordingMonitor, secret
 
+FAKE_UNLOCK_KEY = "SWMKEY-1-0000fakeunlockkey0000000000000000000000"
+FAKE_UNLOCK_KEY = "SWMKEY-1-0000fakeunlockkey0000000000000000000000"
 FAKE_TOKEN = "SWMTKN-1-0000000000fake0000000000token000000000000-0000fake0000"
 FAKE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nZmFrZQ==\n-----END OPENSSH PRIVATE KEY-----\n"
 FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeKeyFakeKeyFakeKeyFakeKeyFakeKey0 mock"
@@ -55,15 +58,19 @@ class CloudMocks(pmocks.Mocks):
             out.setdefault("keyName", args.name)
             return args.name, out
         if t == "tls:index/privateKey:PrivateKey":
-            out.update(
-                publicKeyOpenssh=FAKE_PUBLIC_KEY, privateKeyOpenssh=FAKE_PRIVATE_KEY, privateKeyPem=FAKE_PRIVATE_KEY
-            )
+            # A distinct public key per resource, so pinning tests can tell nodes apart.
+            public = FAKE_PUBLIC_KEY.replace("FakeKey0", f"Fake{zlib.crc32(args.name.encode()) % 10000:04d}")
+            out.update(publicKeyOpenssh=public + "\n", privateKeyOpenssh=FAKE_PRIVATE_KEY, privateKeyPem=FAKE_PRIVATE_KEY)
             return f"key-{n}", out
         if t == "command:remote:Command":
             create = _plain(args.inputs.get("create", ""))
             stdout = ""
             if "join-token -q" in create:
                 stdout = FAKE_TOKEN
+            elif "unlock-key -q" in create:
+                stdout = FAKE_UNLOCK_KEY
+            elif "unlock-key -q" in create:
+                stdout = FAKE_UNLOCK_KEY
             elif "docker swarm init" in create:
                 stdout = "swarmid0123456789\n"
             out.update(stdout=stdout, stderr="")

@@ -35,7 +35,7 @@ def reset(n_hosts: int) -> None:
         c = socket_client(k)
         try:
             if c.info()["Swarm"]["LocalNodeState"] != "inactive":
-                c.swarm.leave(force=True)
+                c.api.leave_swarm(force=True)  # (c.swarm would first GET /swarm, which fails without a leader)
         finally:
             c.close()
     assert all(swarm_state(k) == "inactive" for k in range(1, n_hosts + 1))
@@ -130,8 +130,8 @@ def test_bootstrap_tokens_are_rotated_and_never_in_plain_text(fresh: int) -> Non
     # Nowhere in plain text: not in the lab's log, not in its state.
     for path in (engine.LAB_STATE / "engine.log", engine.LAB_STATE / "stack.json"):
         text = path.read_text()
-        assert "SWMTKN-" not in text, path
-        assert "PRIVATE KEY" not in text, path
+        for marker in ("SWMTKN-", "SWMKEY-", "PRIVATE KEY"):
+            assert marker not in text, (marker, path)
 
 
 def test_three_managers_keep_quorum(fresh: int) -> None:
@@ -180,3 +180,41 @@ def test_readiness_gate_waits_for_sshd(fresh: int) -> None:
     assert out.exports["smokeTest"].startswith("ok:")
     assert len(collect().nodes) == 3
     json.dumps(out.exports)
+
+
+def test_a_wrong_host_key_is_refused(fresh: int) -> None:
+    """Host keys are pinned (pinHostKeys, the default): another key on the same address
+    fails both pulumi-command's connection and the deployer's own ssh client."""
+    out = up()
+    provider = next(r for r in out.registrations if r.type == "pulumi:providers:docker")
+    opts = json.loads(engine.unwrap(provider.inputs["sshOpts"]))
+    target = engine.unwrap(provider.inputs["host"]).removeprefix("ssh://")
+    ok = subprocess.run(["ssh", *opts, target, "true"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    k = engine.LabState(engine.LAB_STATE / "stack.json").hosts["swarm-manager-1"]
+    other = engine.LAB_STATE / "impostor_key"
+    other.unlink(missing_ok=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    subprocess.run([HOSTS_SH, "set-host-key", str(k), str(other)], check=True)
+    bad = subprocess.run(["ssh", *opts, target, "true"], capture_output=True, text=True)
+    assert bad.returncode == 255 and "Host key verification failed" in bad.stderr
+    with pytest.raises(Exception, match="host key mismatch"):
+        engine.up(replay=True, echo=True)
+
+
+def test_autolock_keeps_a_restarted_manager_locked_until_unlocked(fresh: int) -> None:
+    out = up(autolock="true")
+    key = out.exports["unlockKey"]
+    assert key.startswith("SWMKEY-1-")
+    k = engine.LabState(engine.LAB_STATE / "stack.json").hosts["swarm-manager-1"]
+    subprocess.run([HOSTS_SH, "kill-daemon", str(k), "dockerd"], check=True)
+    subprocess.run([HOSTS_SH, "start-daemon", str(k), "dockerd"], check=True)
+    assert swarm_state(k) == "locked"
+    c = socket_client(k)
+    try:
+        c.swarm.unlock(key)
+    finally:
+        c.close()
+    assert swarm_state(k) == "active"
+    log = (engine.LAB_STATE / "engine.log").read_text() + (engine.LAB_STATE / "stack.json").read_text()
+    assert "SWMKEY-" not in log  # the unlock key is in the state only sealed
