@@ -4,12 +4,18 @@ with exactly the command text, environment and stdin the program registered."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import paramiko
+
+# PATH as this process started with it: lab/dockerapi.py puts an ssh wrapper (with the
+# docker provider's ssh options) in front of PATH for the docker SDK; local commands
+# must get the plain ssh, as they would on a deployer's machine.
+PLAIN_PATH = os.environ.get("PATH", "")
 
 
 class CommandFailed(Exception):
@@ -107,14 +113,12 @@ def run_remote(
 
 
 def run_local(command: str, stdin: str | None, env: dict[str, str] | None, deadline: float) -> Result:
-    import os
-
     proc = subprocess.run(
         ["/bin/sh", "-c", command],
         input=stdin or "",
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "PATH": PLAIN_PATH, **(env or {})},
         timeout=max(1.0, deadline - time.monotonic()),
     )
     if proc.returncode != 0:

@@ -1,0 +1,130 @@
+"""`make bench`: how the program's cost grows with the cluster. Prints numbers; asserts nothing.
+
+1. Program evaluation under mocks for (managers, workers) = (1, 2), (3, 27), (5, 95):
+   resources registered, wall time, ms per resource, peak RSS (each run in a fresh process).
+2. Critical path: the longest dependency chain of the recorded graph, per size.
+3. Lab (root on Linux): nothing -> service healthy for 3 and 9 nodes; teardown.
+4. Test suite: wall time of the unit + program tests, and of the lab tests (BENCH_LAB_TESTS=1).
+5. The VM lab's last run (phase times), if `make vm-lab` has written one.
+
+Each figure is the median of several runs (BENCH_RUNS, default 3), with min and max.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SIZES = [(1, 2), (3, 27), (5, 95)]
+
+
+def stats(values: list[float]) -> str:
+    return f"{statistics.median(values):8.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def program_once(managers: int, workers: int) -> dict[str, float]:
+    """One program run in a fresh process (so peak RSS is this run's)."""
+    code = f"""
+import json, resource, sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from harness.graph import critical_path
+from tests.program.helpers import run
+import pulumi_aws.ec2, pulumi_command.remote, pulumi_docker, pulumi_tls  # imports are not the program
+t = time.perf_counter()
+r = run({{"managerCount": {managers}, "workerCount": {workers}}})
+dt = time.perf_counter() - t
+print(json.dumps({{"resources": len(r.registrations), "seconds": dt,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "critical_path": len(critical_path(r.registrations))}}))
+"""
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_program() -> list[str]:
+    lines = [
+        "1-2. Program under mocks (fresh process per run; imports excluded)",
+        f"  {'managers+workers':>16} {'resources':>9} {'wall s':>22} {'ms/resource':>22} {'peak RSS MB':>22} {'critical path':>13}",
+    ]
+    for m, w in SIZES:
+        runs = [program_once(m, w) for _ in range(RUNS)]
+        n = int(runs[0]["resources"])
+        secs = [r["seconds"] for r in runs]
+        lines.append(
+            f"  {f'{m}+{w}':>16} {n:>9} {stats(secs):>22} {stats([s / n * 1000 for s in secs]):>22} "
+            f"{stats([r['rss_mb'] for r in runs]):>22} {int(runs[0]['critical_path']):>13}"
+        )
+    return lines
+
+
+def sh(*args: str) -> float:
+    t = time.perf_counter()
+    subprocess.run(list(args), check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def bench_lab() -> list[str]:
+    if platform.system() != "Linux" or os.geteuid() != 0:
+        return ["3. Lab: skipped (needs root on Linux)"]
+    hosts = str(ROOT / "lab" / "hosts.sh")
+    lines = ["3. Lab: nothing -> service healthy (hosts up + image + program), then teardown"]
+    lines.append(f"  {'nodes':>16} {'up s':>22} {'program s':>22} {'teardown s':>22}")
+    for managers, workers in [(1, 2), (3, 6)]:
+        n = managers + workers
+        ups, progs, downs = [], [], []
+        for _ in range(RUNS):
+            sh(hosts, "down")
+            t0 = time.perf_counter()
+            sh(hosts, "up", str(n))
+            sh(hosts, "image")
+            t1 = time.perf_counter()
+            sh(PY, "-m", "lab.engine", "up", "--set", f"managerCount={managers}", "--set", f"workerCount={workers}")
+            t2 = time.perf_counter()
+            ups.append(t2 - t0)
+            progs.append(t2 - t1)
+            downs.append(sh(hosts, "down"))
+        lines.append(f"  {n:>16} {stats(ups):>22} {stats(progs):>22} {stats(downs):>22}")
+    return lines
+
+
+def bench_tests() -> list[str]:
+    lines = ["4. Test suite wall time"]
+    unit = [sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit", "tests/program", "tests/policy") for _ in range(RUNS)]
+    lines.append(f"  {'unit+program+policy':>20} {stats(unit):>22} s")
+    if os.environ.get("BENCH_LAB_TESTS") == "1":
+        lab = [sh(PY, "-m", "pytest", "-q", "tests/lab", "-m", "not slow")]
+        lines.append(f"  {'lab (namespace)':>20} {stats(lab):>22} s (1 run)")
+    return lines
+
+
+def vm_lab_last() -> list[str]:
+    f = Path(os.environ.get("VMLAB_STATE", "/tmp/swarm-vmlab-state")) / "timings.json"
+    if not f.exists():
+        return ["5. VM lab: no run recorded (make vm-lab writes one)"]
+    data = json.loads(f.read_text())
+    return ["5. VM lab, last run: " + ", ".join(f"{k} {v:.0f}s" for k, v in data.items() if isinstance(v, (int, float)))]
+
+
+def main() -> int:
+    cpu = platform.processor() or platform.machine()
+    print(f"make bench: {platform.node()} {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"median (min-max) of {RUNS} runs")  # fmt: skip
+    for section in (bench_program, bench_lab, bench_tests, vm_lab_last):
+        for line in section():
+            print(line, flush=True)
+    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
