@@ -118,7 +118,7 @@ g_zizmor() {
 g_cloud_init() {
   need cloud-init "run 'sudo make deps' (or apt-get install cloud-init)" || return
   local ud=$TMP/user-data
-  "$BIN/python" -c 'from components.userdata import render_user_data; print(render_user_data("lint-node", "ubuntu"))' \
+  "$BIN/python" -c 'from components.userdata import UserData, render_user_data; print(render_user_data(UserData("lint-node", "ubuntu")))' \
     > "$ud"
   cloud-init schema --config-file "$ud"
 }

@@ -54,7 +54,8 @@ print(json.dumps({{"resources": len(r.registrations), "seconds": dt,
 def bench_program() -> list[str]:
     lines = [
         "1-2. Program under mocks (fresh process per run; imports excluded)",
-        f"  {'managers+workers':>16} {'resources':>9} {'wall s':>22} {'ms/resource':>22} {'peak RSS MB':>22} {'critical path':>13}",
+        f"  {'managers+workers':>16} {'resources':>9} {'wall s':>22} {'ms/resource':>22} "
+        f"{'peak RSS MB':>22} {'critical path':>13}",
     ]
     for m, w in SIZES:
         runs = [program_once(m, w) for _ in range(RUNS)]
@@ -99,7 +100,10 @@ def bench_lab() -> list[str]:
 
 def bench_tests() -> list[str]:
     lines = ["4. Test suite wall time"]
-    unit = [sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit", "tests/program", "tests/policy") for _ in range(RUNS)]
+    unit = [
+        sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit", "tests/program", "tests/policy")
+        for _ in range(RUNS)
+    ]
     lines.append(f"  {'unit+program+policy':>20} {stats(unit):>22} s")
     if os.environ.get("BENCH_LAB_TESTS") == "1":
         lab = [sh(PY, "-m", "pytest", "-q", "tests/lab", "-m", "not slow")]
@@ -112,7 +116,9 @@ def vm_lab_last() -> list[str]:
     if not f.exists():
         return ["5. VM lab: no run recorded (make vm-lab writes one)"]
     data = json.loads(f.read_text())
-    return ["5. VM lab, last run: " + ", ".join(f"{k} {v:.0f}s" for k, v in data.items() if isinstance(v, (int, float)))]
+    return [
+        "5. VM lab, last run: " + ", ".join(f"{k} {v:.0f}s" for k, v in data.items() if isinstance(v, (int, float)))
+    ]
 
 
 def main() -> int:

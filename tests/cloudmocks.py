@@ -60,16 +60,16 @@ class CloudMocks(pmocks.Mocks):
         if t == "tls:index/privateKey:PrivateKey":
             # A distinct public key per resource, so pinning tests can tell nodes apart.
             public = FAKE_PUBLIC_KEY.replace("FakeKey0", f"Fake{zlib.crc32(args.name.encode()) % 10000:04d}")
-            out.update(publicKeyOpenssh=public + "\n", privateKeyOpenssh=FAKE_PRIVATE_KEY, privateKeyPem=FAKE_PRIVATE_KEY)
+            out.update(
+                publicKeyOpenssh=public + "\n", privateKeyOpenssh=FAKE_PRIVATE_KEY, privateKeyPem=FAKE_PRIVATE_KEY
+            )
             return f"key-{n}", out
         if t == "command:remote:Command":
             create = _plain(args.inputs.get("create", ""))
             stdout = ""
             if "join-token -q" in create:
                 stdout = FAKE_TOKEN
-            elif "unlock-key -q" in create:
-                stdout = FAKE_UNLOCK_KEY
-            elif "unlock-key -q" in create:
+            elif "unlock-key -q" in create or "unlock-key -q" in create:
                 stdout = FAKE_UNLOCK_KEY
             elif "docker swarm init" in create:
                 stdout = "swarmid0123456789\n"

@@ -165,7 +165,9 @@ def _walk(value, path=""):
 SECRET_MARKERS = (FAKE_TOKEN, "SWMTKN-", FAKE_UNLOCK_KEY, "SWMKEY-", "PRIVATE KEY")
 
 
-@pytest.mark.parametrize("config", [{}, {"autolock": True, "managerCount": 3, "workerCount": 3}, {"pinHostKeys": False}])
+@pytest.mark.parametrize(
+    "config", [{}, {"autolock": True, "managerCount": 3, "workerCount": 3}, {"pinHostKeys": False}]
+)
 def test_secrets_audit(config: dict) -> None:
     """Every registered input, every export and every log line: no token, unlock key
     or private key outside a secret."""
