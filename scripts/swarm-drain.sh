@@ -5,11 +5,8 @@
 # Parameters: NODE_ADDR.
 set -euo pipefail
 : "${NODE_ADDR:?}"
-if [ "$(swarm_state)" != active ]; then
-  log "skip: this manager is not in a swarm any more"
-  exit 0
-fi
-id=$(node_by_addr "$NODE_ADDR") || { log "skip: no node has address $NODE_ADDR (removed already)"; exit 0; }
+id=""
+member_to_remove "$NODE_ADDR" || exit 0
 docker node update --availability drain "$id" >/dev/null
 no_tasks_left() { [ -z "$(docker node ps -q --filter desired-state=running "$id" 2>/dev/null)" ]; }
 retry 60 no_tasks_left || log "warning: tasks still running on $id after 60 s"

@@ -27,6 +27,16 @@ node_by_addr() {
   return 1
 }
 
+# member_to_remove ADDR (manager only): set `id` to the node at ADDR; false, with
+# the reason logged, when there is nothing to remove (no swarm here, or no such node).
+member_to_remove() {
+  if [ "$(swarm_state)" != active ]; then
+    log "skip: this manager is not in a swarm any more"
+    return 1
+  fi
+  id=$(node_by_addr "$1") || { log "skip: no node has address $1 (removed already)"; return 1; }
+}
+
 # retry SECONDS COMMAND...: run COMMAND until it succeeds or SECONDS pass,
 # backing off from 1 s to 8 s between tries.
 retry() {

@@ -25,6 +25,16 @@ node_by_addr() {
   return 1
 }
 
+# member_to_remove ADDR (manager only): set `id` to the node at ADDR; false, with
+# the reason logged, when there is nothing to remove (no swarm here, or no such node).
+member_to_remove() {
+  if [ "$(swarm_state)" != active ]; then
+    log "skip: this manager is not in a swarm any more"
+    return 1
+  fi
+  id=$(node_by_addr "$1") || { log "skip: no node has address $1 (removed already)"; return 1; }
+}
+
 # retry SECONDS COMMAND...: run COMMAND until it succeeds or SECONDS pass,
 # backing off from 1 s to 8 s between tries.
 retry() {
@@ -44,11 +54,8 @@ retry() {
 # Parameters: NODE_ADDR.
 set -euo pipefail
 : "${NODE_ADDR:?}"
-if [ "$(swarm_state)" != active ]; then
-  log "skip: this manager is not in a swarm any more"
-  exit 0
-fi
-id=$(node_by_addr "$NODE_ADDR") || { log "skip: no node has address $NODE_ADDR (removed already)"; exit 0; }
+id=""
+member_to_remove "$NODE_ADDR" || exit 0
 docker node update --availability drain "$id" >/dev/null
 no_tasks_left() { [ -z "$(docker node ps -q --filter desired-state=running "$id" 2>/dev/null)" ]; }
 retry 60 no_tasks_left || log "warning: tasks still running on $id after 60 s"
