@@ -35,11 +35,12 @@ test: venv deps
 test-unit: venv
 	$(PY) -m pytest -q tests/unit tests/program
 
+lab: LAB_T0 := $(shell date +%s.%N)
 lab: venv deps
 	lab/hosts.sh up $(LAB_HOSTS)
 	lab/hosts.sh image
 	$(PY) -m lab.engine up
-	$(PY) -m lab.summary
+	LAB_T0=$(LAB_T0) $(PY) -m lab.summary
 
 lab-down:
 	lab/hosts.sh down
