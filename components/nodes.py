@@ -97,9 +97,11 @@ class Nodes(pulumi.ComponentResource):
         self.nodes = []
         for spec in plan_nodes(name, args.managers, args.workers, len(args.zones)):
             ud = UserData(spec.name, args.login_user, args.insecure_registries)
-            user_data: pulumi.Input[str] = render_user_data(ud)
+            user_data: pulumi.Input[str]
             host_key = None
-            if args.pin_host_keys:
+            if not args.pin_host_keys:
+                user_data = render_user_data(ud)
+            else:
                 # The node's SSH host key, made here so the deployer knows it before the
                 # first connection. Its private half travels in user data (secret).
                 host = tls.PrivateKey(f"{spec.name}-hostkey", algorithm="ED25519", opts=child)

@@ -215,7 +215,8 @@ class Swarm(pulumi.ComponentResource):
                 f"{name}-rotate-tokens",
                 on(first),
                 render("swarm-rotate.sh"),
-                [*self.joins, *self.members],
+                # Every member waits for its join: after all members is after all joins.
+                [*self.members],
                 triggers=node_set,
             )
 

@@ -13,6 +13,7 @@ from components.commands import script_text
 
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_SSH_KEYS = re.compile(r"^ssh_(keys|deletekeys|genkeytypes)\s*:", re.M)
 REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 
@@ -51,11 +52,19 @@ def render_user_data(ud: UserData) -> str:
     )
     if ud.host_key is None:
         return text
-    doc = yaml.safe_load(text)
+    if _SSH_KEYS.search(text):
+        raise ValueError("scripts/cloud-init.yaml must not set ssh_keys/ssh_deletekeys/ssh_genkeytypes itself")
     private, public = ud.host_key
     # cloud-init installs these as the host's keys, so the deployer knows the key
-    # before the first connection and never has to trust one on first use.
-    doc["ssh_keys"] = {"ed25519_private": private, "ed25519_public": public}
-    doc["ssh_deletekeys"] = True
-    doc["ssh_genkeytypes"] = ["ed25519"]  # only the one we give: nothing else to offer
-    return "#cloud-config\n" + yaml.safe_dump(doc, sort_keys=False, width=1000)
+    # before the first connection and never has to trust one on first use. Appended
+    # as top-level keys (the template has none of them): no parse of the whole file.
+    ssh = {
+        "ssh_keys": {"ed25519_private": private, "ed25519_public": public},
+        "ssh_deletekeys": True,
+        "ssh_genkeytypes": ["ed25519"],  # only the one we give: nothing else to offer
+    }
+    return text.rstrip("\n") + "\n" + yaml.dump(ssh, Dumper=_Dumper, sort_keys=False, width=1000)
+
+
+# libyaml's dumper where PyYAML has it (Debian's and PyPI's wheels do): the same YAML, faster.
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -77,3 +77,36 @@ def test_schema_check_catches_a_broken_document(tmp_path) -> None:
     )
     res = subprocess.run(["cloud-init", "schema", "--config-file", str(f)], capture_output=True, text=True)
     assert res.returncode != 0
+
+
+KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def test_host_key_is_added_to_the_document_unchanged() -> None:
+    plain = yaml.safe_load(render_user_data(UserData("n1", "ubuntu")))
+    doc = yaml.safe_load(render_user_data(UserData("n1", "ubuntu", (), (KEY, "ssh-ed25519 AAAAC3Nz"))))
+    extra = {k: v for k, v in doc.items() if k not in plain}
+    assert {k: v for k, v in doc.items() if k in plain} == plain
+    assert extra == {
+        "ssh_keys": {"ed25519_private": KEY, "ed25519_public": "ssh-ed25519 AAAAC3Nz"},
+        "ssh_deletekeys": True,
+        "ssh_genkeytypes": ["ed25519"],
+    }
+
+
+def test_a_template_that_sets_ssh_keys_itself_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Appending the host key to such a template would give the document two ssh_keys.
+    import components.userdata as mod
+
+    original = mod.script_text("cloud-init.yaml")
+    monkeypatch.setattr(mod, "script_text", lambda name: original + "ssh_keys: {}\n")
+    with pytest.raises(ValueError, match="ssh_keys"):
+        render_user_data(UserData("n1", "ubuntu", (), (KEY, "ssh-ed25519 AAAAC3Nz")))
+
+
+def test_only_the_packages_a_node_needs() -> None:
+    # docker.io's Recommends (git, needrestart, perl, ...) are not installed; the two
+    # a node needs are listed instead (see scripts/cloud-init.yaml).
+    doc = yaml.safe_load(render_user_data(UserData("n1", "ubuntu")))
+    assert 'APT::Install-Recommends "false";' in doc["apt"]["conf"]
+    assert {"docker.io", "apparmor", "ca-certificates", "curl"} <= set(doc["packages"])
