@@ -9,6 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 LAB_HOSTS ?= 3
+PYTEST_ARGS ?=
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
 .PHONY: venv deps test test-unit lab lab-down up preview destroy lint bench vm-lab vm-lab-down
@@ -30,10 +31,10 @@ else
 endif
 
 test: venv deps
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
 test-unit: venv
-	$(PY) -m pytest -q tests/unit tests/program
+	$(PY) -m pytest -q tests/unit tests/program tests/policy
 
 lab: LAB_T0 := $(shell date +%s.%N)
 lab: venv deps

@@ -12,6 +12,7 @@ down: every qemu and server stopped by PID; taps, bridge, disks, seeds and state
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import json
 import os
@@ -358,10 +359,19 @@ def render(res: Result) -> str:
     return "\n".join(out)
 
 
+def recipe_hash() -> str:
+    """What a run's timings depend on: the user data's template and the lab's VM scripts."""
+    h = hashlib.sha256()
+    for f in [ROOT / "scripts" / "cloud-init.yaml", *sorted((ROOT / "lab" / "vm").glob("*.sh"))]:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def _record(res: Result) -> None:
     """timings.json in the state, and one line per run in the cache (for `make bench`)."""
     data = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "recipe": recipe_hash(),
         "ok": res.ok,
         "error": res.error,
         "total_s": round(res.total, 1),

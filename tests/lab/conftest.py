@@ -27,9 +27,10 @@ def _why_not() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_hosts() -> Iterator[int]:
-    """Skips with the reason where the lab cannot run; under CI=true that is a failure."""
+    """Skips with the reason where the lab cannot run; under CI=true that is a failure.
+    Package scope: the hosts are gone before the VM lab's test (tests/vmlab) starts."""
     reason = _why_not()
     if reason is not None:
         if os.environ.get("CI") == "true":
