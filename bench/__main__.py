@@ -33,18 +33,31 @@ def stats(values: list[float]) -> str:
     return f"{statistics.median(values):8.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
-def program_once(managers: int, workers: int) -> dict[str, float]:
+MINIMAL = ROOT / "bench" / "minimal.py"
+
+
+def program_once(managers: int, workers: int, program: Path = ROOT / "__main__.py") -> dict[str, float]:
     """One program run in a fresh process (so peak RSS is this run's)."""
     code = f"""
 import json, resource, sys, time
+from pathlib import Path
 sys.path.insert(0, {str(ROOT)!r})
 from harness.graph import critical_path
-from tests.program.helpers import run
+from harness.run import RecordingMonitor, run_program
+from tests.cloudmocks import CloudMocks
+from tests.program.helpers import BASE
+
+def run(managers, workers):
+    mocks = CloudMocks(zones=3)
+    mocks.monitor = RecordingMonitor(mocks)
+    config = {{**BASE, "managerCount": managers, "workerCount": workers}}
+    return run_program(mocks, config, monitor=mocks.monitor, program=Path({str(program)!r}))
+
 # A warm-up run first: module imports (pulumi_aws loads its modules lazily, ~1 s) and
 # first-use caches are paid once per process, not per resource.
-run({{"managerCount": 1, "workerCount": 0}})
+run(1, 0)
 t = time.perf_counter()
-r = run({{"managerCount": {managers}, "workerCount": {workers}}})
+r = run({managers}, {workers})
 dt = time.perf_counter() - t
 print(json.dumps({{"resources": len(r.registrations), "seconds": dt,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -56,19 +69,27 @@ print(json.dumps({{"resources": len(r.registrations), "seconds": dt,
 
 def bench_program() -> list[str]:
     lines = [
-        "1-2. Program under mocks (fresh process per run, after a 1-node warm-up run: imports excluded)",
+        "1-2. Program under mocks (fresh process per run, after a 1-node warm-up run: imports excluded).",
+        "     Yardstick: bench/minimal.py, the walkthrough as the smallest program (instances, init,",
+        "     token, joins, service), run alternately with it: the ratio does not move with the machine.",
         f"  {'managers+workers':>16} {'resources':>9} {'wall s':>22} {'ms/resource':>22} "
-        f"{'peak RSS MB':>22} {'critical path':>13}",
+        f"{'peak RSS MB':>22} {'critical path':>13} {'minimal ms/res':>22} {'ratio':>5}",
     ]
     points: list[tuple[int, float]] = []
     for m, w in SIZES:
-        runs = [program_once(m, w) for _ in range(RUNS)]
+        runs, ref = [], []
+        for _ in range(RUNS):  # alternate, so that both see the same machine
+            runs.append(program_once(m, w))
+            ref.append(program_once(m, w, MINIMAL))
         n = int(runs[0]["resources"])
         secs = [r["seconds"] for r in runs]
+        per = [s / n * 1000 for s in secs]
+        ref_per = [r["seconds"] / r["resources"] * 1000 for r in ref]
         points.append((n, statistics.median(secs)))
         lines.append(
-            f"  {f'{m}+{w}':>16} {n:>9} {stats(secs):>22} {stats([s / n * 1000 for s in secs]):>22} "
-            f"{stats([r['rss_mb'] for r in runs]):>22} {int(runs[0]['critical_path']):>13}"
+            f"  {f'{m}+{w}':>16} {n:>9} {stats(secs):>22} {stats(per):>22} "
+            f"{stats([r['rss_mb'] for r in runs]):>22} {int(runs[0]['critical_path']):>13} "
+            f"{stats(ref_per):>22} {statistics.median(per) / statistics.median(ref_per):5.2f}"
         )
     # Growth: the cost of each resource added between sizes (linear growth = equal slopes).
     slopes = [

@@ -142,6 +142,7 @@ def run_program(
     preview: bool = False,
     workers: int = 64,
     monitor: RecordingMonitor | None = None,
+    program: Path = PROGRAM,
 ) -> Run:
     """Run the program once. CONFIG keys are given without the project prefix,
     except those with a namespace of their own ("aws:region")."""
@@ -181,11 +182,13 @@ def run_program(
     sdk.rpc_manager.clear()
     sdk.outputs.clear()
 
-    def program() -> None:
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+    path = str(program)
+
+    def body() -> None:
+        runpy.run_path(path, run_name="__main__")
 
     try:
-        _sync_await(run_pulumi_func(program))
+        _sync_await(run_pulumi_func(body))
         root: Any = settings.get_root_resource()
         outputs: dict[str, Any] = dict(root.outputs) if root is not None else {}
         exports: dict[str, Any] = {}
