@@ -1,6 +1,8 @@
 # make test   - create the virtualenv, install what the tests need, run every test
 # make lab    - a real swarm on this machine running the service (root, Linux; no cloud)
 # make lab-down
+# make vm-lab  - the same program on 3 QEMU VMs: cloud-init runs its user data, the mesh answers (root)
+# make vm-lab-down
 # make up     - pulumi up on AWS (needs the Pulumi CLI and AWS credentials)
 # make lint   - ruff, pyright, shellcheck, actionlint, zizmor, cloud-init schema
 # make bench  - print performance numbers

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.cpu import cpu_reference
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -164,6 +166,9 @@ def vm_lab_runs() -> list[str]:
         if vals:
             lines.append(f"  {name:>22} {stats(vals):>22} s")
     lines.append(f"  {'total':>22} {stats([r['total_s'] for r in runs]):>22} s")
+    refs = [r["cpu_reference_s"] for r in runs if r.get("cpu_reference_s")]
+    if refs:
+        lines.append(f"  {'CPU reference then':>22} {stats(refs):>22} s (see the first line)")
     peaks = [r["memory"]["peak_gib"] - r["memory"]["baseline_gib"] for r in runs if r.get("memory")]
     if peaks:
         lines.append(f"  {'host memory peak':>22} {stats(peaks):>22} GiB above the baseline")
@@ -174,9 +179,11 @@ def main() -> int:
     cpu = platform.processor() or platform.machine()
     print(f"make bench: {platform.node()} {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"median (min-max) of {RUNS} runs")  # fmt: skip
+    print(f"CPU reference (10M-iteration Python loop): {cpu_reference():.2f} s at the start", flush=True)
     for section in (bench_program, bench_lab, bench_tests, vm_lab_runs):
         for line in section():
             print(line, flush=True)
+    print(f"CPU reference: {cpu_reference():.2f} s at the end")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
 

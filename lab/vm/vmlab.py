@@ -138,6 +138,7 @@ class Result:
     exports: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, float] = field(default_factory=dict)
     total: float = 0.0
+    cpu_reference: float = 0.0  # this machine's speed before the run (bench.__main__.cpu_reference)
     error: str = ""
 
 
@@ -232,6 +233,9 @@ def _phases(res: Result, backend: VmBackend, events: list[tuple[float, str]], t_
 def up(echo: bool = True) -> Result:
     """Everything from nothing to the mesh checked; the VMs stay up (`down` ends them)."""
     res = Result()
+    from bench.cpu import cpu_reference
+
+    res.cpu_reference = cpu_reference()
     t_start = time.time()
     mem = MemSampler(VM_STATE)
     mem.start()
@@ -372,6 +376,7 @@ def _record(res: Result) -> None:
     data = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "recipe": recipe_hash(),
+        "cpu_reference_s": round(res.cpu_reference, 2),
         "ok": res.ok,
         "error": res.error,
         "total_s": round(res.total, 1),
