@@ -139,10 +139,21 @@ def bench_tests() -> list[str]:
     ):
         times = [sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths) for _ in range(RUNS)]
         lines.append(f"  {label:>20} {stats(times):>22} s")
-    if platform.system() == "Linux" and os.geteuid() == 0:
-        lab = [sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/lab")]
-        lines.append(f"  {'lab (namespace)':>20} {stats(lab):>22} s (1 run: 9 scenarios on 6 hosts)")
-    lines.append(f"  {'VM lab test':>20} {'see 5.':>22}   (~9 min: not run by the bench)")
+    if os.environ.get("BENCH_LAB_TESTS") == "1" and platform.system() == "Linux" and os.geteuid() == 0:
+        sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/lab")
+    # The lab tests record their own wall time (tests/lab/conftest.py) on every green run
+    # of `make test`: ~4 minutes, so the bench reads them (BENCH_LAB_TESTS=1 runs one).
+    f = Path("/var/cache/swarm-lab/tests.jsonl")
+    recs = [json.loads(x) for x in f.read_text().splitlines() if x.strip()][-RUNS:] if f.exists() else []
+    if recs:
+        lab = [r["seconds"] for r in recs]
+        lines.append(
+            f"  {'lab (namespace)':>20} {stats(lab):>22} s ({len(recs)} recorded green run(s) of "
+            f"{recs[-1]['tests']} tests on 6 hosts, last {recs[-1]['when']})"
+        )
+    else:
+        lines.append(f"  {'lab (namespace)':>20} {'-':>22}   (no green run recorded: `make test` as root)")
+    lines.append(f"  {'VM lab test':>20} {'see 5.':>22}   (~10 min: the VM lab run below plus its checks)")
     return lines
 
 
