@@ -27,6 +27,8 @@ GW=$NET.1
 REGISTRY=$GW:5000
 IMAGE=$REGISTRY/testapp:lab
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lab/apt-install.sh
+source "$HERE/apt-install.sh"
 CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PKGS=(docker.io containerd runc iptables tini openssh-server busybox-static curl
       docker-registry cloud-init shellcheck iproute2)
@@ -126,34 +128,9 @@ block the lab bridge.  Stop it first, e.g.:  systemctl stop docker.service docke
 }
 
 # ---------------------------------------------------------------- install
-install() {
-  local p st missing=() prc=/usr/sbin/policy-rc.d saved="" made=0 rc=0 updated=0
-  for p in "${PKGS[@]}"; do
-    st=$(dpkg-query -W -f '${Status}' "$p" 2>/dev/null || true)
-    [ "$st" = "install ok installed" ] || missing+=("$p")
-  done
-  if [ ${#missing[@]} = 0 ]; then step "install: all ${#PKGS[@]} packages present"; return 0; fi
-  # A policy-rc.d that exits 101 keeps apt from starting dockerd, sshd or the registry
-  # in the root namespace (a root dockerd's FORWARD DROP would block the bridge).
-  if [ -e $prc ]; then
-    rc=0; $prc docker.service start >/dev/null 2>&1 || rc=$?
-    if [ $rc != 101 ]; then saved=$prc.swl-saved; mv $prc "$saved"; fi
-  fi
-  if [ ! -e $prc ]; then printf '#!/bin/sh\nexit 101\n' > $prc; chmod 755 $prc; made=1; fi
-  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
-    apt-get update -qq; updated=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  rc=0
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
-  if [ $rc != 0 ] && [ $updated = 0 ]; then   # stale lists: update once, try again
-    apt-get update -qq && { rc=0; apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?; }
-  fi
-  if [ $made = 1 ]; then rm -f $prc; fi
-  if [ -n "$saved" ]; then mv "$saved" $prc; fi
-  [ $rc = 0 ] || die "apt-get install failed (rc $rc)"
-  step "install: ${missing[*]}"
-}
+# apt starts no dockerd, sshd or registry in the root namespace (a root dockerd's
+# FORWARD DROP would block the bridge).
+install() { apt_install_missing docker.service swl-saved "${PKGS[@]}"; }
 
 # ---------------------------------------------------------------- bridge, registry
 bridge_up() {

@@ -31,6 +31,8 @@ GW=$NET.1
 REPO_PORT=8000
 REGISTRY=$GW:5000
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lab/apt-install.sh
+source "$HERE/../apt-install.sh"
 CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PKGS=(qemu-system-x86 qemu-utils mmdebstrap genisoimage e2fsprogs docker-registry busybox-static
       dpkg-dev curl iproute2 openssh-client python3)
@@ -102,34 +104,9 @@ known_vms() {
 }
 
 # ---------------------------------------------------------------- install
-install() {
-  local p st missing=() prc=/usr/sbin/policy-rc.d saved="" made=0 rc=0 updated=0
-  for p in "${PKGS[@]}"; do
-    st=$(dpkg-query -W -f '${Status}' "$p" 2>/dev/null || true)
-    [ "$st" = "install ok installed" ] || missing+=("$p")
-  done
-  if [ ${#missing[@]} = 0 ]; then step "install: all ${#PKGS[@]} packages present"; return 0; fi
-  # A policy-rc.d that exits 101 keeps apt from starting docker-registry on *:5000 in the
-  # root namespace (the lab runs its own, on the bridge address only).
-  if [ -e $prc ]; then
-    rc=0; $prc docker-registry.service start >/dev/null 2>&1 || rc=$?
-    if [ $rc != 101 ]; then saved=$prc.swv-saved; mv $prc "$saved"; fi
-  fi
-  if [ ! -e $prc ]; then printf '#!/bin/sh\nexit 101\n' > $prc; chmod 755 $prc; made=1; fi
-  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
-    apt-get update -qq; updated=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  rc=0
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
-  if [ $rc != 0 ] && [ $updated = 0 ]; then   # stale lists: update once, try again
-    apt-get update -qq && { rc=0; apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?; }
-  fi
-  if [ $made = 1 ]; then rm -f $prc; fi
-  if [ -n "$saved" ]; then mv "$saved" $prc; fi
-  [ $rc = 0 ] || die "apt-get install failed (rc $rc)"
-  step "install: ${missing[*]}"
-}
+# apt starts no docker-registry on *:5000 in the root namespace (the lab runs its own,
+# on the bridge address only).
+install() { apt_install_missing docker-registry.service swv-saved "${PKGS[@]}"; }
 
 check_tools() {
   local t
