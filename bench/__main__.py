@@ -45,15 +45,10 @@ import json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, {str(ROOT)!r})
 from harness.graph import critical_path
-from harness.run import RecordingMonitor, run_program
-from tests.cloudmocks import CloudMocks
-from tests.program.helpers import BASE
+from tests.program.helpers import run as run_with
 
 def run(managers, workers):
-    mocks = CloudMocks(zones=3)
-    mocks.monitor = RecordingMonitor(mocks)
-    config = {{**BASE, "managerCount": managers, "workerCount": workers}}
-    return run_program(mocks, config, monitor=mocks.monitor, program=Path({str(program)!r}))
+    return run_with({{"managerCount": managers, "workerCount": workers}}, program=Path({str(program)!r}))
 
 # A warm-up run first: module imports (pulumi_aws loads its modules lazily, ~1 s) and
 # first-use caches are paid once per process, not per resource.

@@ -24,12 +24,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from string import Template
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from components.userdata import UserData, render_user_data  # noqa: E402
 from lab import engine  # noqa: E402
 from lab.remote import CommandFailed, run_remote  # noqa: E402
 from lab.vm.backend import HOST_SH, VM_STATE, VmBackend, qemu_pid, user_data_packages, vm_ip  # noqa: E402
@@ -69,15 +69,8 @@ def stack_config() -> dict[str, Any]:
 
 def program_packages(cfg: dict[str, Any]) -> list[str]:
     """What the program's user data installs (rendered by the program's own code)."""
-    try:
-        from components.userdata import UserData, render_user_data
-
-        regs = cfg.get("dockerInsecureRegistries") or []
-        text = render_user_data(UserData("vmlab-node", str(cfg.get("sshUser", "debian")), tuple(regs)))
-    except Exception:  # the renderer's signature moved: read its template instead
-        tmpl = (ROOT / "scripts" / "cloud-init.yaml").read_text()
-        text = Template(tmpl).safe_substitute(hostname="vmlab-node", login_user="debian", daemon_json="{}")
-    return user_data_packages(text) or ["docker.io"]
+    regs = tuple(cfg.get("dockerInsecureRegistries") or ())
+    return user_data_packages(render_user_data(UserData("vmlab-node", str(cfg.get("sshUser", "debian")), regs)))
 
 
 class MemSampler(threading.Thread):
