@@ -1,7 +1,5 @@
 """A Docker Swarm on AWS, with a service on it: config -> components -> outputs."""
 
-from pathlib import Path
-
 import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
@@ -60,14 +58,11 @@ nodes = Nodes(
         insecure_registries=cfg.docker_insecure_registries,
         pin_host_keys=cfg.pin_host_keys,
         tags=tags,
+        after=[*net.routes_ready, fw.egress],
     ),
 )
-# The deployer's own ssh (docker provider, node leave) keeps its files per stack.
-ssh_dir = Path(__file__).resolve().parent / ".ssh" / pulumi.get_stack()
-access = Access(
-    "access",
-    AccessArgs(private_key=private_key, key_file=str(ssh_dir / "id"), known_hosts_file=str(ssh_dir / "known_hosts")),
-)
+# The deployer's own ssh (docker provider, node leave): key written on every run.
+access = Access("access", AccessArgs(private_key=private_key, project=pulumi.get_project(), stack=pulumi.get_stack()))
 swarm = Swarm(
     "boot",
     SwarmArgs(
@@ -75,7 +70,6 @@ swarm = Swarm(
         user=cfg.ssh_user,
         private_key=private_key,
         ssh_opts_for=access.opts_for,
-        access=access.ready,
         autolock=cfg.autolock,
     ),
 )
@@ -87,7 +81,7 @@ app = Service(
         user=cfg.ssh_user,
         private_key=private_key,
         ssh_opts=access.opts_for(swarm.manager.host_key),
-        after=[*swarm.members, *access.ready],  # (each member waits for its join)
+        after=[*swarm.members],  # (each member waits for its join)
         service_name=cfg.service_name,
         image=cfg.service_image,
         replicas=cfg.service_replicas,

@@ -2,20 +2,63 @@
 
 pulumi-command dials SSH itself, with the key in its connection; two things run
 the system `ssh` instead: the docker provider (docker/cli's connhelper) and each
-node's leave-on-delete step. Both get the same options from here. When the
-program holds the private key (generated, or set as the secret sshPrivateKey) it
-is written to a 0600 file for them, and removed again on destroy; otherwise the
-deployer's SSH agent serves.
+node's leave-on-delete step. Both get the same options from here.
+
+The key mechanism (decided once, for everything that runs the system ssh):
+the program writes the cluster's private key on EVERY run to a file in the
+deployer's home, and resource inputs name it only through ssh's own `%d` token
+(the home directory from the password database, not $HOME). So:
+- no absolute path is in any input: two machines, or two checkouts, diff nothing;
+- a fresh machine (a CI runner) has the key as soon as the program runs, from the
+  stack's state or config alone: nothing depends on a file an earlier run left;
+- `pulumi destroy` does not run the program, so on a machine where no `up` ran it
+  needs `--run-program` (pulumi/pulumi pkg/cmd/pulumi/operations/destroy.go);
+  `make destroy` passes it.
+Weighed against: a key written by a `local.Command` (runs on create only: every
+later run on a fresh machine lacked it, the defect this replaces); an ssh-agent the
+program starts (its socket path is per run and per machine, so it would sit in the
+inputs and diff every run, and nothing starts it for `pulumi destroy`).
+`-i %d/...` cannot be used: ssh stats `-i` arguments before expanding tokens and
+drops them ("Identity file ... not accessible"); `-o IdentityFile=` expands first.
+`-F none`: the deployer's ~/.ssh/config (Host *, ProxyJump, IdentityAgent ...) must
+not change where or how these connections go.
 """
 
 from __future__ import annotations
 
+import os
+import pwd
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
-from pulumi_command import local
 
-from components.commands import render
+# Tests point this at a temporary folder so that a mock run writes nothing into the
+# real home. ssh itself always resolves %d from the password database.
+HOME_OVERRIDE_ENV = "SWARM_DEPLOYER_HOME"
+
+
+def key_dir_token(project: str, stack: str) -> str:
+    """The folder of the stack's deployer-side ssh files, as ssh spells it. Pure."""
+    return f"%d/.ssh/pulumi-{project}/{stack}"
+
+
+def deployer_home() -> Path:
+    """What ssh's %d expands to (getpwuid, as ssh.c does; $HOME is ignored by ssh)."""
+    override = os.environ.get(HOME_OVERRIDE_ENV)
+    return Path(override) if override else Path(pwd.getpwuid(os.getuid()).pw_dir)
+
+
+def write_key_file(path: Path, private_key: str) -> None:
+    """Write PRIVATE_KEY to PATH, mode 0600, atomically (ssh refuses looser modes)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, (private_key if private_key.endswith("\n") else private_key + "\n").encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 def ssh_options(key_file: str | None, known_hosts_file: str, host_key: str | None = None) -> list[str]:
@@ -26,7 +69,7 @@ def ssh_options(key_file: str | None, known_hosts_file: str, host_key: str | Non
     it: trust on first use, remembered in a per-stack file, so a later change of key
     (another machine behind the same IP) makes the connection fail.
     """
-    opts = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
+    opts = ["-F", "none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
     if host_key:
         key = " ".join(host_key.split()[:2])  # "ssh-ed25519 AAAA...", without a comment
         opts += [
@@ -38,42 +81,41 @@ def ssh_options(key_file: str | None, known_hosts_file: str, host_key: str | Non
     else:
         opts += ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={known_hosts_file}"]
     if key_file:
-        opts += ["-o", "IdentitiesOnly=yes", "-i", key_file]
+        opts += ["-o", "IdentitiesOnly=yes", "-o", f"IdentityFile={key_file}"]
     return opts
 
 
 @dataclass(frozen=True)
 class AccessArgs:
     private_key: pulumi.Input[str] | None  # None: the deployer's SSH agent
-    key_file: str
-    known_hosts_file: str
+    project: str
+    stack: str
 
 
 class Access(pulumi.ComponentResource):
-    ready: list[pulumi.Resource]  # what a user of opts_for() must depend on
+    """Writes the key for the deployer's ssh (no resource of its own) and gives its options."""
 
     def __init__(self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("swarm:local:Access", name, None, opts)
-        self.ready = []
-        key_file = None
-        if args.private_key is not None:
-            key_file = args.key_file
-            self.ready.append(
-                local.Command(
-                    f"{name}-keyfile",
-                    create=render("local-keyfile.sh", {"KEY_FILE": key_file, "ACTION": "write"}),
-                    delete=render("local-keyfile.sh", {"KEY_FILE": key_file, "ACTION": "remove"}),
-                    stdin=args.private_key,
-                    interpreter=["/bin/bash", "-c"],  # the script is bash; /bin/sh may be dash
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-            )
-        self._key_file = key_file
-        self._known_hosts = args.known_hosts_file
-        self.register_outputs({"keyFile": key_file or ""})
+        token_dir = key_dir_token(args.project, args.stack)
+        self._known_hosts = f"{token_dir}/known_hosts"
+        if args.private_key is None:
+            self._key_file: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        else:
+            local_file = deployer_home() / ".ssh" / f"pulumi-{args.project}" / args.stack / "id"
+
+            def write(key: str) -> str:
+                write_key_file(local_file, key)
+                return f"{token_dir}/id"
+
+            # The options resolve only after the file is written, so the docker provider
+            # (configured from them) and the leave steps never run before it exists.
+            # The path is no secret (the key is): keep the options plain.
+            self._key_file = pulumi.Output.unsecret(pulumi.Output.from_input(args.private_key).apply(write))
+        self.register_outputs({})
 
     def opts_for(self, host_key: pulumi.Input[str] | None) -> pulumi.Output[list[str]]:
         """ssh options for one host (its pinned public key, or None for trust on first use)."""
-        return pulumi.Output.from_input(host_key).apply(
-            lambda key: ssh_options(self._key_file, self._known_hosts, key or None)
+        return pulumi.Output.all(self._key_file, host_key).apply(
+            lambda v: ssh_options(v[0], self._known_hosts, v[1] or None)
         )

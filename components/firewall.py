@@ -48,6 +48,10 @@ def ingress_rules(
     rules.append(Rule("app-members", "tcp", app_port, None, f"service port {app_port} (members only)"))
     rules += [Rule(f"ssh-{_slug(c)}", "tcp", 22, c, f"SSH from {c}") for c in ssh_cidrs]
     rules += [Rule(f"app-{_slug(c)}", "tcp", app_port, c, f"service port {app_port} from {c}") for c in app_cidrs]
+    names = [r.name for r in rules]
+    if len(set(names)) != len(names):
+        # Each rule is a resource named after it; the engine refuses two with one name.
+        raise ValueError(f"two firewall rules share a name: {sorted({n for n in names if names.count(n) > 1})}")
     return rules
 
 
@@ -65,6 +69,7 @@ class Firewall(pulumi.ComponentResource):
     """A security group every node joins; members reach each other on the swarm ports."""
 
     group_id: pulumi.Output[str]
+    egress: pulumi.Resource  # instances wait for it: a new group has no egress until then
 
     def __init__(self, name: str, args: FirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("swarm:aws:Firewall", name, None, opts)
@@ -91,7 +96,7 @@ class Firewall(pulumi.ComponentResource):
                 opts=child,
             )
         # Nodes pull images and packages from the internet (the VPC is IPv4-only).
-        aws.vpc.SecurityGroupEgressRule(
+        self.egress = aws.vpc.SecurityGroupEgressRule(
             f"{name}-egress",
             security_group_id=group.id,
             ip_protocol="-1",

@@ -61,6 +61,9 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         self.subnet_ids = []
+        # A subnet routes to the internet only once its association exists: instances
+        # wait for it, or cloud-init's first apt call can race it.
+        self.routes_ready: list[pulumi.Resource] = []
         for zone, cidr in zip(args.zones, subnet_cidrs(args.cidr, len(args.zones)), strict=True):
             subnet = aws.ec2.Subnet(
                 f"{name}-{zone}",
@@ -73,8 +76,11 @@ class Network(pulumi.ComponentResource):
                 tags={**args.tags, "Name": f"{name}-{zone}"},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(f"{name}-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=child)
+            association = aws.ec2.RouteTableAssociation(
+                f"{name}-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+            )
             self.subnet_ids.append(subnet.id)
+            self.routes_ready.append(association)
 
         self.vpc_id = vpc.id
         self.register_outputs({"vpcId": vpc.id, "subnetIds": self.subnet_ids})

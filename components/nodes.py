@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_aws as aws
@@ -72,6 +72,9 @@ class NodesArgs:
     insecure_registries: tuple[str, ...]
     pin_host_keys: bool
     tags: dict[str, str]
+    # What must exist before an instance boots: its route to the internet and the
+    # group's egress rule (cloud-init installs Docker from the archive at first boot).
+    after: list[pulumi.Resource] = field(default_factory=list)
 
 
 class Nodes(pulumi.ComponentResource):
@@ -133,7 +136,7 @@ class Nodes(pulumi.ComponentResource):
                     child,
                     # A newer AMI or edited user data applies to new nodes only: replacing a
                     # running swarm node would drop its tasks and, for a manager, Raft state.
-                    pulumi.ResourceOptions(ignore_changes=["ami", "userData"]),
+                    pulumi.ResourceOptions(ignore_changes=["ami", "userData"], depends_on=args.after),
                 ),
             )
             self.nodes.append(

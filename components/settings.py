@@ -182,6 +182,7 @@ def _as_list(p: _Problems, key: str, raw: Any) -> list[str] | None:
 
 def _cidrs(p: _Problems, key: str, values: list[str]) -> tuple[str, ...]:
     good: list[str] = []
+    spelled: dict[str, str] = {}  # canonical form -> the spelling first given
     for v in values:
         try:
             net = ipaddress.ip_network(v.strip(), strict=True)
@@ -191,6 +192,13 @@ def _cidrs(p: _Problems, key: str, values: list[str]) -> tuple[str, ...]:
                 hint = f" (did you mean {ipaddress.ip_network(v.strip(), strict=False)}?)"
             p.add(key, v, f"must be a valid CIDR with no host bits set{hint}: {exc}")
             continue
+        if str(net) in spelled:
+            # Each CIDR becomes one firewall rule named after it: a second spelling of the
+            # same network would register two resources with one name, which the engine
+            # refuses mid-deployment (duplicate URN).
+            p.add(key, v, f"is the same network as {spelled[str(net)]!r}, listed before it: list each CIDR once")
+            continue
+        spelled[str(net)] = v
         good.append(str(net))
     return tuple(good)
 

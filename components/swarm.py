@@ -33,7 +33,6 @@ class SwarmArgs:
     private_key: pulumi.Input[str] | None  # None: use the deployer's SSH agent
     # The deployer's ssh client options for a host with this pinned key (components/access.py).
     ssh_opts_for: Callable[[pulumi.Input[str] | None], pulumi.Output[list[str]]]
-    access: list[pulumi.Resource]  # what those options need (the key file)
     autolock: bool = False
 
 
@@ -198,7 +197,7 @@ class Swarm(pulumi.ComponentResource):
                     )
                 ),
                 interpreter=["/bin/bash", "-c"],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[join, forget, *args.access]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[join, forget]),
             )
             member = command(
                 f"{name}-member-{n.short}",

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from harness.run import Run, is_secret, unwrap
-from tests.cloudmocks import FAKE_PRIVATE_KEY, FAKE_TOKEN, FAKE_UNLOCK_KEY
+from tests.cloudmocks import FAKE_PRIVATE_KEY, FAKE_PUBLIC_KEY, FAKE_TOKEN, FAKE_UNLOCK_KEY
 from tests.program.helpers import run
 
 CMD = "command:remote:Command"
@@ -49,7 +49,7 @@ def test_default_stack_counts(default: Run) -> None:
          "boot-member-worker-2", "boot-forget-worker-1", "boot-forget-worker-2", "boot-rotate-tokens",
          "app-smoke"]
     )  # fmt: skip
-    assert names(default, "command:local:Command") == ["access-keyfile", "boot-leave-worker-1", "boot-leave-worker-2"]
+    assert names(default, "command:local:Command") == ["boot-leave-worker-1", "boot-leave-worker-2"]
 
 
 def test_roles_tags_and_hardening(default: Run) -> None:
@@ -330,13 +330,13 @@ def test_given_public_key_without_private_key_uses_the_agent() -> None:
     assert r.of_type("aws:ec2/keyPair:KeyPair")[0].inputs["publicKey"] == pub
     assert all("privateKey" not in unwrap(c.inputs["connection"]) for c in r.of_type(CMD))
     # No key file: the agent serves the deployer's ssh (docker provider, node leave) too.
-    assert "access-keyfile" not in [c.name for c in r.of_type("command:local:Command")]
-    assert "-i" not in json.loads(r.of_type("pulumi:providers:docker")[0].inputs["sshOpts"])
+    opts = json.loads(r.of_type("pulumi:providers:docker")[0].inputs["sshOpts"])
+    assert "-i" not in opts and not any(o.startswith("IdentityFile=") for o in opts)
 
 
 GOLDEN_COMMANDS = ["boot-ready-worker-1", "boot-init", "boot-token-worker", "boot-join-worker-1",
                    "boot-member-worker-1", "boot-forget-worker-1", "boot-leave-worker-1", "boot-rotate-tokens",
-                   "app-smoke", "access-keyfile"]  # fmt: skip
+                   "app-smoke"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", GOLDEN_COMMANDS)
@@ -352,3 +352,44 @@ def test_rendered_commands_match_golden_files(default: Run, name: str) -> None:
             path.write_text(text)
         assert path.exists(), f"missing golden file {path.name}: run with UPDATE_GOLDEN=1 and review it"
         assert text == path.read_text(), f"{name}.{field} changed: review, then UPDATE_GOLDEN=1"
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_no_input_holds_a_path_of_this_machine(default: Run) -> None:
+    """Two machines (a laptop, a CI runner) must see the same inputs: an absolute path
+    of the checkout or the home directory would make each diff the other's state."""
+    import pwd
+
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    local = [str(ROOT), home, os.environ["SWARM_DEPLOYER_HOME"]]
+    for reg in default.registrations:
+        for text in _strings(unwrap(reg.inputs)):
+            assert not any(p in text for p in local), (reg.name, [p for p in local if p in text])
+
+
+def test_the_deployer_key_is_written_on_every_run_and_named_by_ssh_token(tmp_path, monkeypatch) -> None:
+    """A fresh machine (a CI runner with only the stack's state) must have the key as soon
+    as the program runs: the program writes it, not a resource that runs on create only."""
+    from components.access import HOME_OVERRIDE_ENV
+
+    monkeypatch.setenv(HOME_OVERRIDE_ENV, str(tmp_path))
+    r = run({"sshPublicKey": FAKE_PUBLIC_KEY, "sshPrivateKey": FAKE_PRIVATE_KEY})
+    key = tmp_path / ".ssh" / "pulumi-docker-swarm" / "dev" / "id"
+    assert key.read_text() == FAKE_PRIVATE_KEY and (key.stat().st_mode & 0o777) == 0o600
+    opts = json.loads(r.of_type("pulumi:providers:docker")[0].inputs["sshOpts"])
+    assert "IdentityFile=%d/.ssh/pulumi-docker-swarm/dev/id" in opts
+    assert opts[:2] == ["-F", "none"]  # the deployer's ~/.ssh/config changes nothing
+    # `-i %d/...` would be dropped by ssh ("Identity file ... not accessible"): ssh stats
+    # -i arguments before it expands tokens.
+    assert not any(o.startswith("%d") for o in opts)
+    leave = unwrap(r.named("boot-leave-worker-1").inputs["delete"])
+    assert "IdentityFile=%d/.ssh/pulumi-docker-swarm/dev/id" in leave

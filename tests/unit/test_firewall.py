@@ -31,3 +31,11 @@ def test_swarm_ports_only_between_members() -> None:
     for r in ingress_rules(("198.51.100.7/32",), ("0.0.0.0/0",), 5001):
         if r.port in (2377, 7946, 4789):
             assert r.peer is None
+
+
+def test_two_rules_with_one_name_are_refused() -> None:
+    """The guard behind settings' duplicate check: rule names are resource names."""
+    import pytest
+
+    with pytest.raises(ValueError, match="share a name"):
+        ingress_rules(("198.51.100.7/32", "198.51.100.7/32"), ("0.0.0.0/0",), 5001)

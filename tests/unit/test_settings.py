@@ -148,3 +148,21 @@ def test_dev_stack_sets_everything_but_ssh_cidrs() -> None:
     with pytest.raises(ConfigError) as err:
         parse(raw)
     assert [p.split(" ")[0] for p in err.value.problems] == ["sshAllowedCidrs"]
+
+
+@pytest.mark.parametrize(
+    "key,values",
+    [
+        ("sshAllowedCidrs", ["198.51.100.7/32", "198.51.100.7/32"]),
+        ("sshAllowedCidrs", ["2001:db8::/32", "2001:0db8::/32"]),  # two spellings, one network
+        ("sshAllowedCidrs", ["198.51.100.7/32", " 198.51.100.7/32"]),
+        ("appAllowedCidrs", ["0.0.0.0/0", "0.0.0.0/0"]),
+    ],
+)
+def test_a_cidr_listed_twice_is_refused(key: str, values: list[str]) -> None:
+    """Each CIDR is one firewall rule named after it; the engine refuses two resources
+    with one name (duplicate URN), after half the stack exists."""
+    import json
+
+    found = problems(**{key: json.dumps(values)})
+    assert len(found) == 1 and found[0].startswith(f"{key} = {values[1]!r}") and "listed before" in found[0]

@@ -56,7 +56,9 @@ case "$(swarm_state)" in
 esac
 '
 NODE=ubuntu@203.0.113.11
-SSH_OPTS='-o
+SSH_OPTS='-F
+none
+-o
 BatchMode=yes
 -o
 ConnectTimeout=15
@@ -70,8 +72,8 @@ GlobalKnownHostsFile=/dev/null
 KnownHostsCommand=/bin/echo %H ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeKeyFakeKeyFakeKeyFakeKeyFake2702
 -o
 IdentitiesOnly=yes
--i
-<checkout>/.ssh/dev/id'
+-o
+IdentityFile=%d/.ssh/pulumi-docker-swarm/dev/id'
 # shellcheck shell=bash
 # Helpers shared by the swarm scripts. components/commands.py prepends this file
 # (after the exported parameters) to every script it sends, so each remote
