@@ -11,6 +11,7 @@ from pulumi_command import remote
 
 from components.commands import render
 from components.nodes import Node
+from components.swarm import COMMAND_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,12 @@ class Service(pulumi.ComponentResource):
             ),
             # Check again whenever the service or the node set changes.
             triggers=[service.id, args.image, args.replicas, addrs],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            # Bounded like every remote command (components/swarm.py, COMMAND_TIMEOUT).
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[service],
+                custom_timeouts=pulumi.CustomTimeouts(create=COMMAND_TIMEOUT, update=COMMAND_TIMEOUT),
+            ),
         )
         self.smoke_result = smoke.stdout
         self.urls = pulumi.Output.all(*[n.public_ip for n in args.nodes]).apply(

@@ -20,10 +20,20 @@ from components.commands import render
 from components.nodes import Node
 
 # The gate tolerates sshd not listening yet (instances boot for a minute or
-# two): dial retries are capped by the create timeout below, not by a count.
+# two): dial retries are capped by the gate's timeouts below, not by a count.
+# pulumi-command v1.2.1 (provider/pkg/provider/remote/connection.go, dialWithRetry)
+# retries every dial error alike, a wrong pinned host key included, backing off from
+# 100 ms by x1.5 up to 5 s; -1 means no limit. perDialTimeout bounds the TCP connect only.
 GATE_DIAL_ERROR_LIMIT = -1
 GATE_PER_DIAL_TIMEOUT = 10
 GATE_TIMEOUT = "20m"
+# Every other command: the default dial limit (10 errors: 11 attempts, ~11 s of backoff)
+# and a deadline for create, update AND delete. pulumi-go-provider v1.3.0's cancel
+# middleware gives an operation a deadline only from the resource's customTimeouts
+# (a delete from the old state's): without them an update or delete of a node that is
+# down retries or waits for ever. Nothing kills a remote command at the deadline (the
+# session ignores the context), so scripts that wait bound themselves (`timeout`, retry).
+COMMAND_TIMEOUT = "10m"
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ class Swarm(pulumi.ComponentResource):
             logging: remote.Logging | None = None,
             secret_stdout: bool = False,
             ignore_changes: list[str] | None = None,
-            create_timeout: str | None = None,
+            timeout: str = COMMAND_TIMEOUT,
         ) -> remote.Command:
             return remote.Command(
                 resource_name,
@@ -92,7 +102,7 @@ class Swarm(pulumi.ComponentResource):
                     depends_on=after,
                     additional_secret_outputs=["stdout"] if secret_stdout else None,
                     ignore_changes=ignore_changes,
-                    custom_timeouts=pulumi.CustomTimeouts(create=create_timeout) if create_timeout else None,
+                    custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout, delete=timeout),
                 ),
             )
 
@@ -104,7 +114,7 @@ class Swarm(pulumi.ComponentResource):
                 [],
                 # A replaced instance is a new host: wait for it again.
                 triggers=[n.instance_id],
-                create_timeout=GATE_TIMEOUT,
+                timeout=GATE_TIMEOUT,
             )
             for n in args.nodes
         }
@@ -197,7 +207,11 @@ class Swarm(pulumi.ComponentResource):
                     )
                 ),
                 interpreter=["/bin/bash", "-c"],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[join, forget]),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[join, forget],
+                    custom_timeouts=pulumi.CustomTimeouts(delete=COMMAND_TIMEOUT),
+                ),
             )
             member = command(
                 f"{name}-member-{n.short}",

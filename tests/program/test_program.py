@@ -270,7 +270,26 @@ def test_connections_carry_the_key_as_a_secret(default: Run) -> None:
 def test_readiness_gate_tolerates_a_slow_sshd(default: Run) -> None:
     gate = default.named("boot-ready-worker-1")
     assert int(unwrap(gate.inputs["connection"])["dialErrorLimit"]) == -1
-    assert gate.custom_timeouts == {"create": "20m"}
+    # The gate's update runs its create again (no `update` text): it needs the same bound.
+    assert gate.custom_timeouts == {"create": "20m", "update": "20m", "delete": "20m"}
+
+
+def test_every_command_is_bounded_in_each_operation_it_runs(default: Run) -> None:
+    """pulumi-go-provider v1.3.0 (middleware/cancel/cancel.go) gives an operation a
+    deadline only from customTimeouts; an unlimited dial (-1) or a host that is down
+    would otherwise retry for ever on update or delete."""
+    commands = [*default.of_type(CMD), *default.of_type("command:local:Command")]
+    for c in commands:
+        ops = set()
+        if c.inputs.get("create") is not None:
+            ops |= {"create", "update"}  # update unset: an update runs create
+        if c.inputs.get("delete") is not None:
+            ops.add("delete")
+        missing = ops - set(c.custom_timeouts)
+        assert not missing, (c.name, missing)
+        conn = unwrap(c.inputs.get("connection") or {})
+        if int(conn.get("dialErrorLimit", 10)) < 0:
+            assert c.custom_timeouts.get("update") and c.custom_timeouts.get("delete") or "delete" not in ops, c.name
 
 
 def test_taking_a_node_out_drains_leaves_and_removes(default: Run) -> None:
