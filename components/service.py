@@ -9,9 +9,14 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import remote
 
+from components import image_ref
 from components.commands import render
 from components.nodes import Node
 from components.swarm import COMMAND_TIMEOUT
+
+
+SPREAD_BY_ZONE = "node.labels.az"  # the label components/swarm.py puts on every node
+ENCRYPTED_LABEL = "swarm.overlay.encrypted"
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,29 @@ class Service(pulumi.ComponentResource):
         )
         on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=args.after)
 
+        manager_conn = remote.ConnectionArgs(
+            host=mgr.public_ip, user=args.user, private_key=args.private_key, host_key=mgr.host_key
+        )
+        bounded = pulumi.CustomTimeouts(create=COMMAND_TIMEOUT, update=COMMAND_TIMEOUT)
+        # The image as the provider's create will pin it (components/image_ref.py), asked of
+        # the manager's daemon once per configured image: a tag that moves later changes
+        # nothing until the image setting changes (or this step is replaced).
+        resolved = remote.Command(
+            f"{name}-image",
+            connection=manager_conn,
+            add_previous_output_in_env=False,
+            create=render("swarm-image-digest.sh", {"IMAGE": args.image}),
+            triggers=[args.image],
+            logging=remote.Logging.STDERR,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.after, custom_timeouts=bounded),
+        )
+        pinned = resolved.stdout.apply(lambda out: image_ref.pin(args.image, out))
+
+        # Network and Service replace delete-first: their names are ForceNew and a new one
+        # cannot exist beside the old (swarmkit: "name conflicts with an existing object";
+        # the published port is held by the old service). pulumi-docker sets
+        # DeleteBeforeReplace for containers only (provider/resources.go).
+        replace_first = pulumi.ResourceOptions(delete_before_replace=True)
         network = docker.Network(
             f"{name}-net",
             name=f"{args.service_name}-net",
@@ -63,21 +91,40 @@ class Service(pulumi.ComponentResource):
             # options through for any driver (its docstring says "bridge"); Docker only
             # checks that the key is present.
             options={"encrypted": "true"} if args.encrypted_overlay else None,
+            # Network options are ForceNew and the daemon reads them back with its VXLAN id
+            # added (moby ovmanager.go NetworkAllocate): set options would replace the network
+            # on every diff, so they are ignored once set. An ignored option cannot turn the
+            # encryption on or off, so a label (ForceNew, read back as given) says which it
+            # is: toggling encryptedOverlay replaces the network (and with it the service),
+            # and a replacement takes the program's new options (pulumi/pulumi v3.259
+            # step_generator.go: Check re-runs with the new inputs on replace).
+            labels=[docker.NetworkLabelArgs(label=ENCRYPTED_LABEL, value="true")] if args.encrypted_overlay else None,
             opts=pulumi.ResourceOptions.merge(
                 on_swarm,
-                # The engine adds its own options (the VXLAN id) on read: not a change of ours.
-                pulumi.ResourceOptions(ignore_changes=["options"] if args.encrypted_overlay else None),
+                pulumi.ResourceOptions.merge(
+                    replace_first, pulumi.ResourceOptions(ignore_changes=["options"] if args.encrypted_overlay else None)
+                ),
             ),
         )
         service = docker.Service(
             f"{name}-service",
             name=args.service_name,
             task_spec=docker.ServiceTaskSpecArgs(
-                container_spec=docker.ServiceTaskSpecContainerSpecArgs(image=args.image),
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(image=pinned.image),
                 networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=network.id)],
-                # One replica per zone before two in any zone.
-                placement=docker.ServiceTaskSpecPlacementArgs(prefs=["spread=node.labels.az"]),
-                restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="5s", window="60s"),
+                placement=docker.ServiceTaskSpecPlacementArgs(
+                    # One replica per zone before two in any zone. The provider passes the
+                    # string verbatim as the spread descriptor, and swarmkit honours only
+                    # `node.labels.*` / `engine.labels.*` (manager/scheduler/nodeset.go):
+                    # "spread=node.labels.az" would be skipped silently.
+                    prefs=[SPREAD_BY_ZONE],
+                    platforms=pinned.platforms.apply(
+                        lambda ps: [docker.ServiceTaskSpecPlacementPlatformArgs(architecture=a, os=o) for a, o in ps]
+                    ),
+                ),
+                # Durations in the provider's read-back form (shortDur in kreuzwerker
+                # resource_docker_service_structures.go: "60s" reads back as "1m").
+                restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="5s", window="1m"),
             ),
             mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=args.replicas)),
             endpoint_spec=docker.ServiceEndpointSpecArgs(
@@ -99,15 +146,13 @@ class Service(pulumi.ComponentResource):
             ),
             # `pulumi up` returns only once the replicas run (or fails after the timeout).
             converge_config=docker.ServiceConvergeConfigArgs(delay="5s", timeout="5m"),
-            opts=on_swarm,
+            opts=pulumi.ResourceOptions.merge(on_swarm, replace_first),
         )
 
         addrs = pulumi.Output.all(*[n.private_ip for n in args.nodes]).apply(" ".join)
         smoke = remote.Command(
             f"{name}-smoke",
-            connection=remote.ConnectionArgs(
-                host=mgr.public_ip, user=args.user, private_key=args.private_key, host_key=mgr.host_key
-            ),
+            connection=manager_conn,
             add_previous_output_in_env=False,
             create=addrs.apply(
                 lambda a: render(
@@ -128,11 +173,7 @@ class Service(pulumi.ComponentResource):
             # Check again whenever the service or the node set changes.
             triggers=[service.id, args.image, args.replicas, addrs],
             # Bounded like every remote command (components/swarm.py, COMMAND_TIMEOUT).
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[service],
-                custom_timeouts=pulumi.CustomTimeouts(create=COMMAND_TIMEOUT, update=COMMAND_TIMEOUT),
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[service], custom_timeouts=bounded),
         )
         self.smoke_result = smoke.stdout
         self.urls = pulumi.Output.all(*[n.public_ip for n in args.nodes]).apply(

@@ -15,6 +15,13 @@ FAKE_UNLOCK_KEY = "SWMKEY-1-0000fakeunlockkey0000000000000000000000"
 FAKE_UNLOCK_KEY = "SWMKEY-1-0000fakeunlockkey0000000000000000000000"
 FAKE_TOKEN = "SWMTKN-1-0000000000fake0000000000token000000000000-0000fake0000"
 FAKE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nZmFrZQ==\n-----END OPENSSH PRIVATE KEY-----\n"
+FAKE_DIGEST = "sha256:" + "ab" * 32
+# What a manager's GET /distribution/{image}/json answers for a two-platform image.
+FAKE_DISTRIBUTION = (
+    '{"Descriptor": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": "%s", "size": 1}, '
+    '"Platforms": [{"architecture": "amd64", "os": "linux"}, {"architecture": "arm", "os": "linux", "variant": "v7"}]}'
+    % FAKE_DIGEST
+)
 FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeKeyFakeKeyFakeKeyFakeKeyFakeKey0 mock"
 
 
@@ -73,6 +80,8 @@ class CloudMocks(pmocks.Mocks):
                 stdout = FAKE_UNLOCK_KEY
             elif "docker swarm init" in create:
                 stdout = "swarmid0123456789\n"
+            elif "/distribution/" in create:
+                stdout = FAKE_DISTRIBUTION
             out.update(stdout=stdout, stderr="")
             reg = getattr(self.monitor.current, "registration", None) if self.monitor else None
             for key in reg.additional_secret_outputs if reg else []:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from harness.run import Run, is_secret, unwrap
-from tests.cloudmocks import FAKE_PRIVATE_KEY, FAKE_PUBLIC_KEY, FAKE_TOKEN, FAKE_UNLOCK_KEY
+from tests.cloudmocks import FAKE_DIGEST, FAKE_PRIVATE_KEY, FAKE_PUBLIC_KEY, FAKE_TOKEN, FAKE_UNLOCK_KEY
 from tests.program.helpers import run
 
 CMD = "command:remote:Command"
@@ -47,7 +47,7 @@ def test_default_stack_counts(default: Run) -> None:
         ["boot-ready-manager-1", "boot-ready-worker-1", "boot-ready-worker-2", "boot-init", "boot-token-worker",
          "boot-join-worker-1", "boot-join-worker-2", "boot-member-manager-1", "boot-member-worker-1",
          "boot-member-worker-2", "boot-forget-worker-1", "boot-forget-worker-2", "boot-rotate-tokens",
-         "app-smoke"]
+         "app-image", "app-smoke"]
     )  # fmt: skip
     assert names(default, "command:local:Command") == ["boot-leave-worker-1", "boot-leave-worker-2"]
 
@@ -312,7 +312,8 @@ def test_service_spec(default: Run) -> None:
     svc = default.of_type("docker:index/service:Service")[0]
     i = svc.inputs
     assert i["name"] == "testapp"
-    assert i["taskSpec"]["containerSpec"]["image"] == "shaikkhajaibrahim/qttestapp:1.0"
+    # Pinned as the provider's create pins it (components/image_ref.py).
+    assert i["taskSpec"]["containerSpec"]["image"] == f"shaikkhajaibrahim/qttestapp:1.0@{FAKE_DIGEST}"
     assert int(i["mode"]["replicated"]["replicas"]) == 2
     (port,) = i["endpointSpec"]["ports"]
     assert (int(port["publishedPort"]), int(port["targetPort"]), port["publishMode"], port["protocol"]) == (
@@ -321,7 +322,11 @@ def test_service_spec(default: Run) -> None:
         "ingress",
         "tcp",
     )
-    assert i["taskSpec"]["placement"]["prefs"] == ["spread=node.labels.az"]
+    assert i["taskSpec"]["placement"]["prefs"] == ["node.labels.az"]
+    assert i["taskSpec"]["placement"]["platforms"] == [
+        {"architecture": "amd64", "os": "linux"},
+        {"architecture": "", "os": "linux"},  # moby clears "arm"
+    ]
     assert i["updateConfig"]["failureAction"] == "rollback" and i["rollbackConfig"]["order"]
     assert i["convergeConfig"]["timeout"]
     provider = default.of_type("pulumi:providers:docker")[0]
@@ -412,3 +417,88 @@ def test_the_deployer_key_is_written_on_every_run_and_named_by_ssh_token(tmp_pat
     assert not any(o.startswith("%d") for o in opts)
     leave = unwrap(r.named("boot-leave-worker-1").inputs["delete"])
     assert "IdentityFile=%d/.ssh/pulumi-docker-swarm/dev/id" in leave
+
+
+# shortDur of kreuzwerker/terraform-provider-docker v4.5.0
+# (internal/provider/resource_docker_service_structures.go): Go's Duration.String()
+# with a trailing "0s" after minutes and "0m" after hours removed.
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _go_duration_seconds(text: str) -> float:
+    import re
+
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, text
+    return sum(float(n) * _GO_UNITS[u] for n, u in parts)
+
+
+def _short_dur(seconds: float) -> str:
+    if seconds == 0:
+        return "0s"
+    if seconds < 1:
+        ms = seconds * 1000
+        return f"{ms:g}ms"
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    text = (f"{int(h)}h" if h else "") + (f"{int(m)}m" if h or m else "") + f"{s:g}s"
+    if text.endswith("m0s"):
+        text = text[:-2]
+    if text.endswith("h0m"):
+        text = text[:-2]
+    return text
+
+
+def test_short_dur_model() -> None:
+    for given, read_back in [("60s", "1m"), ("10s", "10s"), ("1m30s", "1m30s"), ("90s", "1m30s"),
+                             ("1h0m0s", "1h"), ("5m", "5m"), ("0s", "0s"), ("500ms", "500ms"), ("2h30m", "2h30m")]:
+        assert _short_dur(_go_duration_seconds(given)) == read_back, given  # fmt: skip
+
+
+def test_every_duration_of_the_service_is_in_the_providers_read_back_form(default: Run) -> None:
+    """A duration the provider reads back in another form ("60s" -> "1m") changes the
+    Service on every `up`. converge_config is never read back, so it may be any form."""
+    i = unwrap(default.of_type("docker:index/service:Service")[0].inputs)
+    durations = {
+        "restart delay": i["taskSpec"]["restartPolicy"]["delay"],
+        "restart window": i["taskSpec"]["restartPolicy"]["window"],
+        "update delay": i["updateConfig"]["delay"],
+        "update monitor": i["updateConfig"]["monitor"],
+        "rollback delay": i["rollbackConfig"]["delay"],
+        "rollback monitor": i["rollbackConfig"]["monitor"],
+    }
+    for what, text in durations.items():
+        assert text == _short_dur(_go_duration_seconds(text)), (what, text)
+
+
+def test_placement_preferences_are_ones_swarmkit_honours(default: Run) -> None:
+    """swarmkit manager/scheduler/nodeset.go skips any spread descriptor that does not
+    start with node.labels. or engine.labels.; the provider passes the string verbatim."""
+    for svc in default.of_type("docker:index/service:Service"):
+        for pref in unwrap(svc.inputs)["taskSpec"]["placement"]["prefs"]:
+            assert pref.lower().startswith(("node.labels.", "engine.labels.")), pref
+
+
+def test_service_and_network_replace_delete_first(default: Run) -> None:
+    """Both names are ForceNew and must be unique in the swarm; pulumi-docker sets
+    DeleteBeforeReplace for containers only (provider/resources.go)."""
+    for t in ("docker:index/service:Service", "docker:index/network:Network"):
+        (res,) = default.of_type(t)
+        assert res.delete_before_replace, t
+
+
+def test_encrypted_overlay_toggle_replaces_the_network() -> None:
+    """Network options are ignored once set (the daemon adds its VXLAN id on read); the
+    label, ForceNew and read back as given, is what makes a toggle replace the network."""
+    plain = run().of_type("docker:index/network:Network")[0]
+    enc = run({"encryptedOverlay": True}).of_type("docker:index/network:Network")[0]
+    assert not plain.inputs.get("labels") and not plain.inputs.get("options") and not plain.ignore_changes
+    assert enc.inputs["options"] == {"encrypted": "true"} and enc.ignore_changes == ["options"]
+    assert enc.inputs["labels"] == [{"label": "swarm.overlay.encrypted", "value": "true"}]
+
+
+def test_the_image_is_resolved_on_the_manager_once_per_configured_image(default: Run) -> None:
+    step = default.named("app-image")
+    assert unwrap(step.inputs["connection"])["host"] == default.exports["managerPublicIp"]
+    assert "/distribution/$IMAGE/json" in step.inputs["create"]
+    assert step.inputs["triggers"] == ["shaikkhajaibrahim/qttestapp:1.0"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.settings import DEFAULTS, ConfigError, Settings, parse
+from components.settings import DEFAULTS, SECRET_KEYS, ConfigError, Settings, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"sshAllowedCidrs": '["198.51.100.7/32"]'}
@@ -133,7 +133,8 @@ def test_valid_public_key_is_kept() -> None:
 
 def test_pulumi_yaml_documents_every_key_with_the_same_default() -> None:
     schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    assert set(schema) == set(DEFAULTS)
+    # Secret keys are optional and undeclared (see the next test).
+    assert set(schema) == set(DEFAULTS) - SECRET_KEYS
     for key, spec in schema.items():
         assert spec.get("description"), key
         assert spec.get("type") in {"string", "integer", "boolean", "array"}, key
@@ -166,3 +167,14 @@ def test_a_cidr_listed_twice_is_refused(key: str, values: list[str]) -> None:
 
     found = problems(**{key: json.dumps(values)})
     assert len(found) == 1 and found[0].startswith(f"{key} = {values[1]!r}") and "listed before" in found[0]
+
+
+def test_no_declared_key_is_secret_with_a_default() -> None:
+    """The CLI merges project defaults into the stack's config as plain values, then
+    refuses a plain value for a secret key: "Stack 'dev' with configuration key
+    'sshPrivateKey' must be encrypted as it's secret" (pulumi/pulumi pkg/workspace/
+    config.go, validateStackConfigValue). So every stack that does not set the key
+    would be refused before the program runs."""
+    schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert not [k for k, spec in schema.items() if spec.get("secret") and "default" in spec]
+    assert not SECRET_KEYS & set(schema)

@@ -1,0 +1,63 @@
+"""The service's image as the docker provider will read it back. Pure.
+
+The docker provider (kreuzwerker/terraform-provider-docker v4.5.0, bundled by
+pulumi-docker 5.x) creates a service through the docker client with QueryRegistry;
+the client (moby v28.5.2 client/service_create.go) first writes the image in its
+familiar, tagged form (`imageWithTagString`: `nginx` -> `nginx:latest`,
+`docker.io/library/nginx:1` -> `nginx:1`), then pins it to the registry's digest
+(`imageWithDigestString`, kept as given when it already has one) and sets
+Placement.Platforms from the registry's answer (`imageDigestAndPlatforms`, with
+`arm` cleared). Read stores both as the daemon returns them, and no DiffSuppressFunc
+hides a difference. So the program sends exactly that form: then create and
+read-back agree, and the next `up` changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+_DEFAULT_DOMAIN = "docker.io"
+_OFFICIAL_PREFIX = "library/"
+
+
+@dataclass(frozen=True)
+class PinnedImage:
+    image: str  # familiar name, tag and digest: "nginx:1.27@sha256:..."
+    platforms: tuple[tuple[str, str], ...]  # (architecture, os), as the client sets them
+
+
+def familiar_tagged(ref: str) -> str:
+    """docker/distribution's FamiliarString(TagNameOnly(ParseNormalizedNamed(ref)))."""
+    name, digest = (ref.split("@", 1) + [""])[:2]
+    slash = name.find("/")
+    first = name[:slash] if slash >= 0 else ""
+    has_domain = slash >= 0 and ("." in first or ":" in first or first == "localhost")
+    domain, path = (first, name[slash + 1 :]) if has_domain else (_DEFAULT_DOMAIN, name)
+    if domain == "index.docker.io":
+        domain = _DEFAULT_DOMAIN
+    last = path.rsplit("/", 1)[-1]
+    repo, tag = (path.rsplit(":", 1) if ":" in last else (path, ""))
+    if domain == _DEFAULT_DOMAIN and "/" not in repo:
+        repo = _OFFICIAL_PREFIX + repo  # the normalized form; made familiar below
+    if domain == _DEFAULT_DOMAIN:
+        shown = repo.removeprefix(_OFFICIAL_PREFIX) if repo.count("/") == 1 else repo
+    else:
+        shown = f"{domain}/{repo}"
+    if not tag and not digest:
+        tag = "latest"  # TagNameOnly adds it to a name-only reference
+    return shown + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
+def pin(ref: str, distribution_inspect: str) -> PinnedImage:
+    """REF pinned by the daemon's GET /distribution/{ref}/json answer (its JSON text)."""
+    answer = json.loads(distribution_inspect)
+    digest = answer["Descriptor"]["digest"]
+    tagged = familiar_tagged(ref)
+    image = tagged if "@" in tagged else f"{tagged}@{digest}"
+    platforms = []
+    for p in answer.get("Platforms") or []:
+        arch = p.get("architecture", "")
+        # moby clears "arm" (swarmkit#2294: nodes report armv7l).
+        platforms.append(("" if arch.lower() == "arm" else arch, p.get("os", "")))
+    return PinnedImage(image, tuple(dict.fromkeys(platforms)))
