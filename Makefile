@@ -14,7 +14,7 @@ LAB_HOSTS ?= 3
 PYTEST_ARGS ?=
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: venv deps test test-unit lab lab-down up preview destroy lint bench vm-lab vm-lab-down
+.PHONY: venv deps test test-unit lab lab-down up preview destroy refresh lint bench vm-lab vm-lab-down
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -56,8 +56,14 @@ up: venv
 preview: venv
 	pulumi preview --stack $(STACK) --policy-pack policy
 
-destroy:
-	pulumi destroy --stack $(STACK)
+# --run-program: the program writes the deployer's SSH key (components/access.py), which
+# the docker provider and the nodes' leave steps need; plain `pulumi destroy` does not run
+# the program, so on a machine where no `up` ran (a CI runner) it could not reach the nodes.
+destroy: venv
+	pulumi destroy --stack $(STACK) --run-program
+
+refresh: venv
+	pulumi refresh --stack $(STACK) --run-program
 
 lint: venv
 	.ci/lint.sh

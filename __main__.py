@@ -1,9 +1,12 @@
 """A Docker Swarm on AWS, with a service on it: config -> components -> outputs."""
 
+import os
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
 
+from components import environment
 from components import settings as config
 from components.access import Access, AccessArgs
 from components.firewall import Firewall, FirewallArgs
@@ -13,6 +16,7 @@ from components.service import Service, ServiceArgs
 from components.swarm import Swarm, SwarmArgs
 
 # Validate everything before anything is created; then cap azCount by the region.
+environment.check(os.environ)
 cfg = config.load()
 zones = aws.get_availability_zones(state="available").names
 if len(zones) < cfg.az_count:

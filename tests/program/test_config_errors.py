@@ -42,3 +42,16 @@ def test_missing_ssh_cidrs_message() -> None:
     config = {k: v for k, v in BASE.items() if k != "sshAllowedCidrs"}
     with pytest.raises(ConfigError, match=r"pulumi config set --path 'sshAllowedCidrs\[0\]'"):
         run_program(mocks, config)
+
+
+def test_a_docker_context_in_the_deployers_environment_stops_the_program(monkeypatch) -> None:
+    """kreuzwerker provider.go: `context` defaults from DOCKER_CONTEXT and overrides `host`;
+    the provider plugin inherits the CLI's environment, so it would talk to that context."""
+    from tests.program.helpers import run as run_program_with
+
+    monkeypatch.setenv("DOCKER_CONTEXT", "colima")
+    with pytest.raises(Exception, match="DOCKER_CONTEXT = 'colima'"):
+        run_program_with()
+    monkeypatch.setenv("DOCKER_CONTEXT", "")  # empty: the provider's default applies
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.9.9.9:2375")  # only a default for `host`, which is set
+    assert run_program_with().of_type("docker:index/service:Service")

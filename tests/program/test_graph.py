@@ -74,3 +74,15 @@ def test_critical_path_does_not_grow_with_the_cluster() -> None:
     large = critical_path(run({"managerCount": 3, "workerCount": 30}).registrations)
     assert len(small) == len(large), (small, large)
     assert small[-1] == "app-smoke"
+
+
+def test_instances_wait_for_their_route_and_the_egress_rule(ha: Run) -> None:
+    """cloud-init installs Docker from the archive at first boot: an instance that starts
+    before its subnet's route association or the group's egress rule exists can fail its
+    first apt call."""
+    graph = dependencies(ha.registrations)
+    egress = next(x.urn for x in ha.registrations if x.type.endswith("SecurityGroupEgressRule"))
+    associations = [x.urn for x in ha.registrations if x.type.endswith("RouteTableAssociation")]
+    for i in (x for x in ha.registrations if x.type == "aws:ec2/instance:Instance"):
+        assert reaches(graph, i.urn, egress), i.name
+        assert all(reaches(graph, i.urn, a) for a in associations), i.name
