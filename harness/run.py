@@ -66,6 +66,10 @@ class Registration:
     id: str = ""
 
 
+class DuplicateURN(Exception):
+    pass
+
+
 class RecordingMonitor(pmocks.MockMonitor):
     """MockMonitor that keeps every registration with its dependencies and options."""
 
@@ -80,6 +84,12 @@ class RecordingMonitor(pmocks.MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
+        with self._lock:
+            if urn in self.by_urn:
+                # The mock monitor would overwrite the first silently; the engine stops the
+                # deployment (pulumi/pulumi v3.259 pkg/resource/deploy/step_generator.go).
+                raise DuplicateURN(f"Duplicate resource URN '{urn}'; try giving it a unique name")
+            self.by_urn[urn] = None  # type: ignore[assignment]  # claimed; filled below
         timeouts = request.customTimeouts
         reg = Registration(
             urn=urn,

@@ -1,0 +1,39 @@
+"""The real engine refuses a second resource with the same type and name (a duplicate
+URN) and stops the deployment; the mock monitor would overwrite the first silently, so
+the harness checks for it itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.program.helpers import run
+
+TWICE = """
+import pulumi_aws as aws
+aws.ec2.Vpc("same", cidr_block="10.0.0.0/16")
+aws.ec2.Vpc("same", cidr_block="10.1.0.0/16")
+"""
+
+
+def test_the_harness_refuses_a_duplicate_urn(tmp_path: Path) -> None:
+    program = tmp_path / "__main__.py"
+    program.write_text(TWICE)
+    with pytest.raises(Exception, match="Duplicate resource URN .*::same'"):
+        run(program=program)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"managerCount": 3, "workerCount": 5, "azCount": 2},
+        {"encryptedOverlay": True, "autolock": True, "pinHostKeys": False},
+        {"sshAllowedCidrs": ["198.51.100.7/32", "2001:db8::/64"], "appAllowedCidrs": ["203.0.113.0/24"]},
+    ],
+)
+def test_no_two_registrations_share_a_type_and_name(config: dict) -> None:
+    r = run(config)
+    keys = [(x.type, x.name, x.parent) for x in r.registrations]
+    assert len(keys) == len(set(keys))
