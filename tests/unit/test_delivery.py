@@ -1,5 +1,6 @@
 """Delivery: the locks agree with the ranges, `make venv` / `make policy-venv` install
-exactly the locks, `make up` / `make preview` build the policy pack's virtualenv first."""
+exactly the locks, `make up` / `make preview` build the policy pack's virtualenv first,
+and every workflow runs the Pulumi CLI whose version matches the locked SDK."""
 
 from __future__ import annotations
 
@@ -88,6 +89,21 @@ def test_the_policy_pack_runs_what_its_tests_ran() -> None:
     assert not differ, f"(requirements.lock.txt, policy/requirements.txt) versions differ: {differ}"
 
 
+def test_dependabot_sees_each_lock_as_pip_compile_output() -> None:
+    """Dependabot recompiles a `X.txt` with pip-compile only when `X.in` sits next to it
+    (dependabot-core python/lib/dependabot/python/pip_compile_file_matcher.rb); a lock
+    that it took for a plain requirements file would get unresolved single-line bumps."""
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    pip = [u for u in config["updates"] if u["package-ecosystem"] == "pip"]
+    dirs = {d for u in pip for d in u.get("directories", [u.get("directory")])}
+    assert dirs == {"/", "/policy"}
+    assert all(u.get("versioning-strategy") == "lockfile-only" for u in pip)  # ranges stay hand-edited
+    for lock_file in (LOCK, POLICY_LOCK):
+        assert lock_file.with_suffix(".in").is_file(), lock_file
+        assert f"--output-file={lock_file.name} " in lock_file.read_text()  # pip-compile's header
+    assert {"github-actions", "pip"} <= {u["package-ecosystem"] for u in config["updates"]}
+
+
 # ---------------------------------------------------------------- Makefile
 
 
@@ -130,3 +146,21 @@ def test_up_and_preview_build_the_policy_venv_first(target: str) -> None:
     install = _index(lines, rf"^{venv}/bin/pip install .*--require-hashes --no-deps -r policy/requirements\.txt$")
     pulumi = _index(lines, rf"^pulumi {target} .*--policy-pack policy$")
     assert fresh < install < pulumi
+
+
+# ---------------------------------------------------------------- Pulumi CLI
+
+
+def test_every_workflow_pins_the_cli_to_the_locked_sdk() -> None:
+    """pulumi/actions installs the newest CLI unless `pulumi-version` says otherwise
+    (pulumi/actions README, v7); pinned to the SDK version in requirements.lock.txt."""
+    sdk = str(lock(LOCK)["pulumi"][0])
+    seen = 0
+    for wf in sorted((ROOT / ".github" / "workflows").glob("*.y*ml")):
+        for job in yaml.safe_load(wf.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                if step.get("uses", "").startswith("pulumi/actions@"):
+                    seen += 1
+                    assert str(step.get("with", {}).get("pulumi-version")) == sdk, (wf.name, step.get("name"))
+    assert seen >= 3
+    assert f"Pulumi CLI {sdk}" in (ROOT / "README.md").read_text()
