@@ -113,7 +113,7 @@ g_actionlint() {
 
 g_zizmor() {
   need "$BIN/zizmor" "run 'make venv'" || return
-  "$BIN/zizmor" --offline --no-progress --color never .github/workflows/
+  "$BIN/zizmor" --offline --no-progress --color never .github/workflows/ .github/dependabot.yml
 }
 
 g_cloud_init() {
