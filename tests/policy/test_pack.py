@@ -16,8 +16,8 @@ import grpc
 import pytest
 import yaml
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from harness.sdk_private import analyzer_pb2, analyzer_pb2_grpc
 from policy.rules import INSTANCE, POLICIES
 
 ROOT = Path(__file__).resolve().parents[2]
