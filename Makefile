@@ -4,6 +4,7 @@
 # make vm-lab  - the same program on 3 QEMU VMs: cloud-init runs its user data, the mesh answers (root)
 # make vm-lab-down
 # make up     - pulumi up on AWS (needs the Pulumi CLI and AWS credentials)
+# make lock   - recompile requirements.lock.txt and policy/requirements.txt from the ranges
 # make lint   - ruff, pyright, shellcheck, actionlint, zizmor, cloud-init schema
 # make bench  - print performance numbers
 SHELL := /bin/bash
@@ -14,14 +15,52 @@ LAB_HOSTS ?= 3
 PYTEST_ARGS ?=
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: venv deps test test-unit lab lab-down up preview destroy refresh lint bench vm-lab vm-lab-down
+# The exact builds: requirements.lock.txt (program + dev tools) and policy/requirements.txt
+# (the policy pack), compiled with hashes by `make lock` from the hand-edited ranges
+# (requirements.txt, requirements-dev.txt, policy/requirements.in).
+LOCK := requirements.lock.txt
+POLICY_LOCK := policy/requirements.txt
+# PulumiPolicy.yaml's runtime.options.virtualenv, relative to policy/ (a test checks).
+POLICY_VENV := policy/venv
+# Exactly the lock: a fresh virtualenv (--clear), every requirement pinned and hashed
+# (--require-hashes), nothing else (--no-deps: a dependency missing from the lock makes
+# `pip check` fail instead of being fetched unpinned).
+PIP_INSTALL_LOCK := pip install -q --disable-pip-version-check --require-hashes --no-deps -r
+# `make lock`: pip-tools in a throwaway virtualenv, for Python 3.11 (CI's; the lock
+# holds the hashes of every file of each version, so other platforms install it too).
+# It keeps the pins already in the locks that still fit the ranges; upgrade with
+#   make lock LOCK_ARGS=--upgrade   or   make lock LOCK_ARGS='--upgrade-package pulumi-aws'
+LOCK_PYTHON ?= python3.11
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_ARGS ?=
+PIP_COMPILE_ARGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+.PHONY: venv policy-venv lock deps test test-unit lab lab-down up preview destroy refresh lint bench vm-lab vm-lab-down
+
+$(VENV)/.installed: $(LOCK)
+	python3 -m venv --clear $(VENV)
+	$(VENV)/bin/$(PIP_INSTALL_LOCK) $(LOCK)
+	$(VENV)/bin/pip check
 	touch $@
 
 venv: $(VENV)/.installed
+
+# The policy pack's virtualenv. `pulumi up --policy-pack policy` does not create it
+# for a local pack (`pulumi install` in policy/ would); this target needs no Pulumi CLI.
+$(POLICY_VENV)/.installed: $(POLICY_LOCK)
+	python3 -m venv --clear $(POLICY_VENV)
+	$(POLICY_VENV)/bin/$(PIP_INSTALL_LOCK) $(POLICY_LOCK)
+	$(POLICY_VENV)/bin/pip check
+	touch $@
+
+policy-venv: $(POLICY_VENV)/.installed
+
+lock:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(LOCK_PYTHON) -m venv "$$tmp" && \
+	"$$tmp/bin/pip" install -q --disable-pip-version-check '$(PIP_TOOLS)' && \
+	"$$tmp/bin/pip-compile" $(PIP_COMPILE_ARGS) $(LOCK_ARGS) --output-file=$(LOCK) requirements.lock.in && \
+	(cd policy && "$$tmp/bin/pip-compile" $(PIP_COMPILE_ARGS) $(LOCK_ARGS) --output-file=requirements.txt requirements.in)
 
 # Debian packages the tests use (shellcheck, cloud-init for schema checks) and the
 # lab's (docker.io, openssh-server, ...). Needs root; without it the lab tests skip.
@@ -49,11 +88,11 @@ lab-down:
 	lab/hosts.sh down
 	rm -rf .ssh/lab
 
-up: venv
+up: venv policy-venv
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK) --policy-pack policy
 
-preview: venv
+preview: venv policy-venv
 	pulumi preview --stack $(STACK) --policy-pack policy
 
 # --run-program: the program writes the deployer's SSH key (components/access.py), which

@@ -62,10 +62,11 @@ g_shellcheck() {
   # The listed scripts, then every other *.sh in the repository, except the golden
   # files under tests/program/golden: they are expected renderings of commands for a
   # test to compare (placeholders such as <checkout>, `bash -c '...'` quoting), not
-  # scripts; their sources (scripts/*.sh) are checked here.
+  # scripts; their sources (scripts/*.sh) are checked here. policy/venv (`make
+  # policy-venv`) is, like .venv, a virtualenv of third-party files.
   mapfile -t files < <(
     { printf '%s\n' scripts/*.sh lab/*.sh .ci/run .ci/lint.sh
-      find . \( -path ./.venv -o -path ./.git -o -path ./tests/program/golden -o -name node_modules \) \
+      find . \( -path ./.venv -o -path ./policy/venv -o -path ./.git -o -path ./tests/program/golden -o -name node_modules \) \
         -prune -o -name '*.sh' -type f -print | sed 's|^\./||'
     } | awk 'NF && !seen[$0]++')
   for f in "${files[@]}"; do
@@ -112,7 +113,7 @@ g_actionlint() {
 
 g_zizmor() {
   need "$BIN/zizmor" "run 'make venv'" || return
-  "$BIN/zizmor" --offline --no-progress --color never .github/workflows/
+  "$BIN/zizmor" --offline --no-progress --color never .github/workflows/ .github/dependabot.yml
 }
 
 g_cloud_init() {

@@ -374,10 +374,13 @@ def parse(raw: Mapping[str, Any], available_azs: int | None = None) -> Settings:
 
 def _set_keys(project: str) -> set[str]:
     """Every key set in this project's config namespace, known or not (to catch typos)."""
-    from pulumi.runtime import config as rc
-
+    # pulumi.Config reads one key at a time and the SDK has no public list of the keys.
+    # The language host hands the program the whole stack config as the JSON object
+    # in PULUMI_CONFIG (pulumi/pulumi sdk/python/cmd/pulumi-language-python/main.go;
+    # pulumi-language-python-exec loads it from there), and pulumi.runtime.get_config_env()
+    # is the SDK's public reader of that variable. harness/run.py sets it the same way.
     prefix = project + ":"
-    names = set(rc.get_config_env()) | set(rc.CONFIG.get())
+    names = set(pulumi.runtime.get_config_env())
     return {k[len(prefix) :] for k in names if k.startswith(prefix)}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
+import os
 import runpy
 import threading
 from collections.abc import Mapping
@@ -13,16 +15,23 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pmocks
-from pulumi.runtime import rpc, settings
-from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime import settings
+
+# The SDK's private names, in one place (checked against one SDK version).
+from harness.sdk_private import (
+    SECRET_SIG,
+    SIG_KEY,
+    MockMonitor,
+    clear_root_resource,
+    clear_rpcs_and_outputs,
+    deserialize_properties,
+    run_pulumi_func,
+    sync_await,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 PROJECT = "docker-swarm"
-SECRET_SIG = rpc._special_secret_sig  # "1b47061264138c4ac30d75fd1eb44270"
-SIG_KEY = rpc._special_sig_key
 
 
 def is_secret(value: Any) -> bool:
@@ -70,7 +79,7 @@ class DuplicateURN(Exception):
     pass
 
 
-class RecordingMonitor(pmocks.MockMonitor):
+class RecordingMonitor(MockMonitor):
     """MockMonitor that keeps every registration with its dependencies and options."""
 
     def __init__(self, mocks: pmocks.Mocks) -> None:
@@ -97,7 +106,7 @@ class RecordingMonitor(pmocks.MockMonitor):
             name=request.name,
             custom=bool(request.custom),
             parent=request.parent,
-            inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+            inputs=deserialize_properties(request.object, keep_unknowns=True),
             dependencies=list(request.dependencies),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             additional_secret_outputs=list(request.additionalSecretOutputs),
@@ -159,7 +168,6 @@ def run_program(
     import logging
 
     full = {(k if ":" in k else f"{PROJECT}:{k}"): (v if isinstance(v, str) else _json(v)) for k, v in config.items()}
-    set_all_config(full, [k if ":" in k else f"{PROJECT}:{k}" for k in secret_keys])
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -185,37 +193,50 @@ def run_program(
     logger.addHandler(Collect())
 
     mon = monitor or RecordingMonitor(mocks)
-    settings.ROOT.set(None)
+    clear_root_resource()
     pmocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=mon)
-    # As pulumi.runtime.test does: a clean slate of outstanding RPCs and outputs.
-    sdk: Any = settings.SETTINGS
-    sdk.rpc_manager.clear()
-    sdk.outputs.clear()
+    clear_rpcs_and_outputs()
 
     path = str(program)
 
     def body() -> None:
         runpy.run_path(path, run_name="__main__")
 
+    saved_env = {k: os.environ.get(k) for k in _CONFIG_ENV}
     try:
-        _sync_await(run_pulumi_func(body))
+        # The config as the language host hands it over: the environment variables
+        # PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS (JSON) of the program's process
+        # (pulumi/pulumi sdk/python/cmd/pulumi-language-python/main.go), which
+        # pulumi-language-python-exec reads with get_config_env() and passes to
+        # set_all_config(). Public API only, and components/settings.py lists the keys
+        # that are set from the same variable. Restored when the run ends.
+        os.environ["PULUMI_CONFIG"] = json.dumps(full)
+        os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps([k if ":" in k else f"{PROJECT}:{k}" for k in secret_keys])
+        pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env())
+        sync_await(run_pulumi_func(body))
         root: Any = settings.get_root_resource()
         outputs: dict[str, Any] = dict(root.outputs) if root is not None else {}
         exports: dict[str, Any] = {}
         secret_exports: set[str] = set()
         for key, value in outputs.items():
             out = pulumi.Output.from_input(value)
-            exports[key] = _sync_await(out.future())
-            if _sync_await(out.is_secret()):
+            exports[key] = sync_await(out.future())
+            if sync_await(out.is_secret()):
                 secret_exports.add(key)
     finally:
         executor.shutdown(wait=False)
         loop.close()
         asyncio.set_event_loop(None)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return Run(mon.registrations, exports, secret_exports, logs)
 
 
-def _json(value: Any) -> str:
-    import json
+_CONFIG_ENV = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
 
+
+def _json(value: Any) -> str:
     return json.dumps(value)

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pulumi.output import Unknown
 from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,
@@ -17,6 +16,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from harness.run import Registration, unwrap
+from harness.sdk_private import Unknown
 
 STACK = "urn:pulumi:dev::docker-swarm"
 

@@ -16,8 +16,8 @@ import grpc
 import pytest
 import yaml
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from harness.sdk_private import analyzer_pb2, analyzer_pb2_grpc
 from policy.rules import INSTANCE, POLICIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +105,8 @@ def test_pack_runs_the_stack_rule(analyzer: Any) -> None:
 def test_pack_files() -> None:
     project = yaml.safe_load((PACK / "PulumiPolicy.yaml").read_text())
     assert project["runtime"]["name"] == "python" and project["description"]
-    requirements = (PACK / "requirements.txt").read_text()
+    # The ranges; requirements.txt is their lock (tests/unit/test_delivery.py).
+    requirements = (PACK / "requirements.in").read_text()
     assert "pulumi-policy>=1.13,<2" in requirements and "pulumi>=3,<4" in requirements
     # The entry point only assembles the pack from rules.POLICIES.
     main = (PACK / "__main__.py").read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from components.settings import ConfigError
@@ -20,6 +22,8 @@ CASES = [
     {"azCount": 9},
     {"sshPublicKey": "not a key"},
     {"managerCount": 4, "servicePublishedPort": 22, "appAllowedCidrs": ["x"]},
+    # A typo: only the list of every key that is set (PULUMI_CONFIG) reveals it.
+    {"mangerCount": 3},
 ]
 
 
@@ -55,3 +59,15 @@ def test_a_docker_context_in_the_deployers_environment_stops_the_program(monkeyp
     monkeypatch.setenv("DOCKER_CONTEXT", "")  # empty: the provider's default applies
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.9.9.9:2375")  # only a default for `host`, which is set
     assert run_program_with().of_type("docker:index/service:Service")
+
+
+def test_the_config_environment_lasts_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness hands the config over as the language host does (PULUMI_CONFIG) and
+    takes it back after the run, so no run sees another's keys."""
+    monkeypatch.setenv("PULUMI_CONFIG", '{"docker-swarm:outer": "1"}')
+    monkeypatch.delenv("PULUMI_CONFIG_SECRET_KEYS", raising=False)
+    with pytest.raises(ConfigError) as err:
+        run_program(CloudMocks(), {**BASE, "mangerCount": 3})
+    assert [p.split(" = ")[0] for p in err.value.problems] == ["mangerCount"]
+    assert os.environ["PULUMI_CONFIG"] == '{"docker-swarm:outer": "1"}'
+    assert "PULUMI_CONFIG_SECRET_KEYS" not in os.environ

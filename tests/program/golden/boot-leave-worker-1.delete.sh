@@ -130,7 +130,12 @@ retry() {
 # Parameters: NODE (user@host), SSH_OPTS (one ssh option per line), LEAVE_SCRIPT.
 set -euo pipefail
 : "${NODE:?}" "${SSH_OPTS:?}" "${LEAVE_SCRIPT:?}"
-mapfile -t opts <<<"$SSH_OPTS"
+# One array element per line of SSH_OPTS. Not mapfile: it is bash 4, and macOS runs
+# this with /bin/bash 3.2 (tests/unit/test_deployer_bash.py).
+opts=()
+while IFS= read -r opt; do
+  opts+=("$opt")
+done <<<"$SSH_OPTS"
 rc=0
 errors=$(mktemp)
 trap 'rm -f "$errors"' EXIT
