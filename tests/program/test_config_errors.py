@@ -56,9 +56,11 @@ def test_a_docker_context_in_the_deployers_environment_stops_the_program(monkeyp
     monkeypatch.setenv("DOCKER_CONTEXT", "colima")
     with pytest.raises(Exception, match="DOCKER_CONTEXT = 'colima'"):
         run_program_with()
-    monkeypatch.setenv("DOCKER_CONTEXT", "")  # empty: the provider's default applies
-    monkeypatch.setenv("DOCKER_HOST", "tcp://10.9.9.9:2375")  # only a default for `host`, which is set
-    assert run_program_with().of_type("docker:index/service:Service")
+    from components.environment import problems
+
+    assert problems({"DOCKER_CONTEXT": ""}) == []  # empty: the provider's default applies
+    # Only defaults for `host` and `ssh_opts`, which the program always sets.
+    assert problems({"DOCKER_HOST": "tcp://10.9.9.9:2375", "DOCKER_SSH_OPTS": "-F ~/.ssh/x"}) == []
 
 
 def test_the_config_environment_lasts_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
