@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from components.userdata import UserData, render_user_data  # noqa: E402
 from lab import engine  # noqa: E402
-from lab.remote import CommandFailed, run_remote  # noqa: E402
+from lab.providers.command import CommandFailed, run_remote  # noqa: E402
 from lab.vm.backend import HOST_SH, VM_STATE, VmBackend, qemu_pid, user_data_packages, vm_ip  # noqa: E402
 from lab.vm.registry import push_test_image  # noqa: E402
 
@@ -244,7 +244,6 @@ def up(echo: bool = True) -> Result:
     log = VM_STATE / "engine.log"
     offset = 0
     t_engine = time.time()
-    saved_state, saved_path = engine.LAB_STATE, os.environ.get("PATH", "")
     try:
         timed("host tools", lambda: host_sh("install", echo=echo), "apt: qemu, mmdebstrap, genisoimage, ...")
         _, err = timed("image", lambda: host_sh("image", echo=echo))
@@ -258,11 +257,8 @@ def up(echo: bool = True) -> Result:
             print(f"  test image {image} pushed ({digest[:19]})", flush=True)
         backend.repo_packages = set(pkgs)
         offset = log.stat().st_size if log.exists() else 0
-        # The docker provider's ssh wrapper (lab/dockerapi.py) goes to engine.LAB_STATE:
-        # point it at this lab's state for the run, so that `down` removes it.
-        engine.LAB_STATE = VM_STATE
         t_engine = time.time()
-        out = engine.up(stack=STACK, backend=backend, echo=echo)
+        out = engine.up(stack=STACK, backend=backend, echo=echo, state_dir=VM_STATE)
         res.exports = {k: v for k, v in out.exports.items() if k not in ("privateKey", "unlockKey")}
         events = engine_events(log, offset, t_engine)
         t_mesh = _phases(res, backend, events, t_engine)
@@ -276,8 +272,6 @@ def up(echo: bool = True) -> Result:
         if not res.vms and backend.launched:
             _phases(res, backend, engine_events(log, offset, t_engine), t_engine)
     finally:
-        engine.LAB_STATE = saved_state
-        os.environ["PATH"] = saved_path
         mem.halt.set()
         mem.join()
         for w in backend.watches.values():
