@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.engine.state import Resource
+from lab.providers.base import Diff
 
 SAME, CREATE, UPDATE, REPLACE = "same", "create", "update", "replace"
 
@@ -36,19 +37,6 @@ class DuplicateURN(Exception):
 
 def duplicate_urn_error(urn: str) -> DuplicateURN:
     return DuplicateURN(f"Duplicate resource URN '{urn}'; try giving it a unique name")
-
-
-@dataclass(frozen=True)
-class Diff:
-    """A provider's answer to Diff (pulumirpc.DiffResponse, reduced)."""
-
-    changed: list[str] = field(default_factory=list)  # property paths that differ
-    replaces: list[str] = field(default_factory=list)  # of those, the ones that force a replacement
-    delete_before_replace: bool = False
-
-    @property
-    def changes(self) -> bool:
-        return bool(self.changed)
 
 
 @dataclass

@@ -19,16 +19,17 @@ from __future__ import annotations
 import hashlib
 import secrets as pysecrets
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from harness.run import secret, unwrap
 from lab.backends import Backend
-from lab.engine.plan import Diff
-from lab.engine.state import State
-from lab.providers.base import Ctx, Old, Recorded, deep_diff, ignored, top
+from lab.providers.base import Diff, Ctx, Old, Recorded, deep_diff, ignored, top
+
+if TYPE_CHECKING:
+    from lab.engine.state import State
 
 ZONES = ["lab-a", "lab-b", "lab-c"]
 INSTANCE = "aws:ec2/instance:Instance"
@@ -49,7 +50,7 @@ def invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 class InstanceProvider:
-    def __init__(self, backend: Backend, state: State) -> None:
+    def __init__(self, backend: Backend, state: "State") -> None:
         self.backend = backend
         self.state = state
         self.lock = threading.Lock()

@@ -17,7 +17,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.run import unwrap
-from lab.engine.plan import Diff
+
+
+@dataclass(frozen=True)
+class Diff:
+    """A provider's answer to Diff (pulumirpc.DiffResponse, reduced)."""
+
+    changed: list[str] = field(default_factory=list)  # property paths that differ
+    replaces: list[str] = field(default_factory=list)  # of those, the ones that force a replacement
+    delete_before_replace: bool = False
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.changed)
 
 
 @dataclass

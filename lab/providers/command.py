@@ -41,8 +41,7 @@ from typing import Any
 import paramiko
 
 from harness.run import unwrap
-from lab.engine.plan import Diff
-from lab.providers.base import Ctx, Old, deep_diff, ignored, top
+from lab.providers.base import Diff, Ctx, Old, deep_diff, ignored, top
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAL_ERROR_DEFAULT = 10

@@ -44,8 +44,7 @@ from docker import types
 from docker.transport import sshconn
 
 from harness.run import unwrap
-from lab.engine.plan import Diff
-from lab.providers.base import Ctx, Old, ignored, top
+from lab.providers.base import Diff, Ctx, Old, ignored, top
 
 # --- Go durations ------------------------------------------------------------------
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -362,7 +361,8 @@ def merge_read_back(inputs: dict[str, Any], read: dict[str, Any]) -> dict[str, A
 # Fields not Computed in the schema: a value read back that the program did not set is a diff.
 SERVICE_NOT_COMPUTED = ("taskSpec.placement.platforms", "taskSpec.restartPolicy.delay", "taskSpec.restartPolicy.window")
 SERVICE_SETS = ("taskSpec.placement.prefs", "taskSpec.placement.constraints", "taskSpec.networksAdvanceds")
-SERVICE_FORCE_NEW = ("name", "auth", "mode", "taskSpec.networksAdvanceds", "taskSpec.containerSpec.hosts",
+# (`mode` is ForceNew on the list count only: replicated <-> global replaces, replicas do not)
+SERVICE_FORCE_NEW = ("name", "auth", "mode.global", "taskSpec.networksAdvanceds", "taskSpec.containerSpec.hosts",
                      "taskSpec.containerSpec.sysctl")  # fmt: skip
 NETWORK_FORCE_NEW = ("name", "labels", "driver", "options", "internal", "attachable", "ingress", "ipv6",
                      "ipamDriver", "ipamOptions", "ipamConfigs")  # fmt: skip
@@ -429,7 +429,7 @@ def diff_service(config: dict[str, Any], state: dict[str, Any], ignore_changes: 
                 continue
             changed.append(p)
     changed = sorted({p for p in changed if not ignored(p, ignore_changes)})
-    return Diff(changed, [p for p in changed if _forces_new(p, SERVICE_FORCE_NEW)])
+    return Diff(changed, [p for p in changed if _forces_new(p, SERVICE_FORCE_NEW) or p in ("mode", "mode.replicated")])
 
 
 def diff_network(config: dict[str, Any], state: dict[str, Any], ignore_changes: list[str]) -> Diff:
@@ -568,7 +568,7 @@ class DockerProvider:
             id_ = client.api.create_service(**spec)["ID"]  # a name that exists: the daemon's conflict error
             conv = plain.get("convergeConfig")
             if conv:
-                replicas = spec["mode"]["Replicated"]["Replicas"] if spec.get("mode") else 1
+                replicas = spec["mode"].replicas if spec.get("mode") else 1
                 try:
                     self._converge(client, ctx, id_, replicas, (duration_ns(conv.get("timeout", "3m")) or 0) / 1e9,
                                    (duration_ns(conv.get("delay", "7s")) or 0) / 1e9, 5.0)  # fmt: skip
@@ -589,7 +589,7 @@ class DockerProvider:
             client.api.update_service(old.id, current["Version"]["Index"], **spec)
             conv = plain.get("convergeConfig")
             if conv:
-                replicas = spec["mode"]["Replicated"]["Replicas"] if spec.get("mode") else 1
+                replicas = spec["mode"].replicas if spec.get("mode") else 1
                 self._converge(client, ctx, old.id, replicas, (duration_ns(conv.get("timeout", "3m")) or 0) / 1e9,
                                self.UPDATE_DELAY, self.UPDATE_MIN_POLL)  # fmt: skip
             ctx.log(f"service {plain['name']} ({old.id[:12]}) updated")

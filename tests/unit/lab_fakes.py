@@ -8,9 +8,8 @@ from typing import Any
 
 from harness.run import Registration
 from lab.engine.events import Events
-from lab.engine.plan import Diff
 from lab.engine.state import State
-from lab.providers.base import Ctx, Old, deep_diff, ignored, top
+from lab.providers.base import Diff, Ctx, Old, deep_diff, ignored, top
 
 STACK = "urn:pulumi:lab::docker-swarm::"
 
