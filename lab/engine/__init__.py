@@ -14,7 +14,6 @@ Nothing here knows namespaces or VMs: hosts come from a Backend (lab/backends/).
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import shutil
@@ -103,7 +102,9 @@ def lab_key(state_dir: Path) -> tuple[str, str]:
     return key.with_suffix(".pub").read_text().strip(), key.read_text()
 
 
-def build_config(state_dir: Path, stack: str, overrides: dict[str, str], validate: bool = True) -> configmod.StackConfig:
+def build_config(
+    state_dir: Path, stack: str, overrides: dict[str, str], validate: bool = True
+) -> configmod.StackConfig:
     """The stack's config: Pulumi.<stack>.yaml + saved `--set` values + the lab's key
     (public plain, private as `config set --secret` would store it)."""
     import yaml

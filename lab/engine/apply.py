@@ -192,7 +192,7 @@ class Deployment:
             old = self.state.resources.get(reg.urn)
         if old is None:
             self.stats.add("skipped-create")
-            return "", {k: rpc.UNKNOWN for k in [*reg.inputs, *SKIPPED_OUTPUTS]}
+            return "", dict.fromkeys([*reg.inputs, *SKIPPED_OUTPUTS], rpc.UNKNOWN)
         self.stats.add("same")
         return old.id, self.state.outputs_of(old)
 

@@ -16,8 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     p_up = sub.add_parser("up", help="run the program against the lab hosts")
     p_up.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="set a stack config value for this and later runs (as `pulumi up --config`)")  # fmt: skip
-    p_up.add_argument("--replace", action="append", default=[], metavar="URN|NAME",
-                      help="replace this resource (a URN, a URN glob, or a node name such as swarm-worker-2)")  # fmt: skip
+    p_up.add_argument(
+        "--replace",
+        action="append",
+        default=[],
+        metavar="URN|NAME",
+        help="replace this resource (a URN, a URN glob, or a node name such as swarm-worker-2)",
+    )
     p_up.add_argument("--stack", default="lab")
     p_up.add_argument("--replay", action="store_true", help="run every command again (idempotence check)")
     p_down = sub.add_parser("destroy", help="delete every resource of the stack, dependents first")

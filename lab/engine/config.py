@@ -186,8 +186,7 @@ def build(
     for k, v in values.items():
         if isinstance(v, Secret):
             out.secret_keys.add(k)
-            v = v.value
-        out.values[k] = v
+        out.values[k] = v.value if isinstance(v, Secret) else v
     return out
 
 

@@ -72,9 +72,9 @@ _MISSING = object()
 
 def _get(tree: Any, path: list[str | int]) -> Any:
     for seg in path:
-        if isinstance(seg, int) and isinstance(tree, list) and 0 <= seg < len(tree):
-            tree = tree[seg]
-        elif isinstance(seg, str) and isinstance(tree, dict) and seg in tree:
+        in_list = isinstance(seg, int) and isinstance(tree, list) and 0 <= seg < len(tree)
+        in_map = isinstance(seg, str) and isinstance(tree, dict) and seg in tree
+        if in_list or in_map:
             tree = tree[seg]
         else:
             return _MISSING

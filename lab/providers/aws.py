@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from harness.run import secret, unwrap
 from lab.backends import Backend
-from lab.providers.base import Diff, Ctx, Old, Recorded, deep_diff, ignored, top
+from lab.providers.base import Ctx, Diff, Old, Recorded, deep_diff, ignored, top
 
 if TYPE_CHECKING:
     from lab.engine.state import State
@@ -50,7 +50,7 @@ def invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 class InstanceProvider:
-    def __init__(self, backend: Backend, state: "State") -> None:
+    def __init__(self, backend: Backend, state: State) -> None:
         self.backend = backend
         self.state = state
         self.lock = threading.Lock()

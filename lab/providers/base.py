@@ -108,7 +108,7 @@ def top(path: str) -> str:
 
 
 def ignored(path: str, ignore_changes: list[str]) -> bool:
-    return any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in ignore_changes)
+    return any(path == p or path.startswith((p + ".", p + "[")) for p in ignore_changes)
 
 
 class Recorded:

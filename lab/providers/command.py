@@ -41,7 +41,7 @@ from typing import Any
 import paramiko
 
 from harness.run import unwrap
-from lab.providers.base import Diff, Ctx, Old, deep_diff, ignored, top
+from lab.providers.base import Ctx, Diff, Old, deep_diff, ignored, top
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAL_ERROR_DEFAULT = 10
@@ -100,7 +100,7 @@ def dial_with_retry(
     while True:
         try:
             return dial()
-        except Exception as exc:  # noqa: BLE001 - every dial error is retried alike
+        except Exception as exc:
             dials = try_ + 1
             if limit > -1 and dials > limit:
                 raise CommandFailed(f"after {try_} failed attempts: {exc}") from None

@@ -44,7 +44,7 @@ from docker import types
 from docker.transport import sshconn
 
 from harness.run import unwrap
-from lab.providers.base import Diff, Ctx, Old, ignored, top
+from lab.providers.base import Ctx, Diff, Old, ignored, top
 
 # --- Go durations ------------------------------------------------------------------
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -60,7 +60,7 @@ def duration_ns(text: str | None) -> int | None:
     parts = _DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"time: invalid duration {text!r}")
-    return int(round(sum(float(n) * _UNIT_NS[u] for n, u in parts)))
+    return round(sum(float(n) * _UNIT_NS[u] for n, u in parts))
 
 
 def go_duration_string(ns: int) -> str:
@@ -104,7 +104,7 @@ def read_back_duration(text: str | None) -> str | None:
 # --- images (moby client/service_create.go) ------------------------------------------
 def normalise_image(image: str) -> str:
     """`imageWithTagString`: reference.FamiliarString(TagNameOnly(ParseNormalizedNamed))."""
-    name, digest = (image.split("@", 1) + [""])[:2] if "@" in image else (image, "")
+    name, _, digest = image.partition("@")
     first, _, rest = name.partition("/")
     has_domain = bool(rest) and ("." in first or ":" in first or first == "localhost")
     if not has_domain:
@@ -153,8 +153,14 @@ class _DialStdioSocket(sshconn.SSHSocket):
     def connect(self, **kwargs: Any) -> None:
         env = dict(os.environ)  # the deployer's HOME: ssh expands %d with it
         env.pop("LD_LIBRARY_PATH", None)
-        self.proc = subprocess.Popen(self.argv, env=env, stdout=subprocess.PIPE, stdin=subprocess.PIPE,
-                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+        # preexec_fn as docker-py's own SSHSocket (ssh must not get the SIGINT meant for us)
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509
+        )
 
 
 class _Conn(sshconn.SSHConnection):
@@ -184,12 +190,9 @@ class _Adapter(sshconn.SSHHTTPAdapter):
         self.argv = argv
 
     def get_connection(self, url: Any, proxies: Any = None) -> _Pool:
-        with self.pools.lock:
-            pool = self.pools.get(url)
-            if pool is None:
-                pool = _Pool(self.argv, self.timeout)
-                self.pools[url] = pool
-            return pool
+        # A new pool (one ssh process) per request, as docker-py's own shell-out mode:
+        # a dial-stdio stream is not reused once its response was read to the end.
+        return _Pool(self.argv, self.timeout)
 
 
 def client_for(provider: dict[str, Any], timeout: int = 120) -> docker.DockerClient:
@@ -242,7 +245,9 @@ def service_spec(inputs: dict[str, Any], image: str, platforms: list[dict[str, s
         container_spec=types.ContainerSpec(image=image, env=container.get("env")),
         restart_policy=restart,
         placement=placement,
-        networks=[types.NetworkAttachmentConfig(n["id"], aliases=n.get("aliases")) for n in task.get("networksAdvanceds", [])]
+        networks=[
+            types.NetworkAttachmentConfig(n["id"], aliases=n.get("aliases")) for n in task.get("networksAdvanceds", [])
+        ]
         or None,
     )
     replicated = (inputs.get("mode") or {}).get("replicated")
@@ -416,7 +421,7 @@ def _get(tree: Any, dotted: str) -> Any:
 
 
 def _forces_new(path: str, force_new: tuple[str, ...]) -> bool:
-    return any(path == f or path.startswith(f + ".") or path.startswith(f + "[") for f in force_new)
+    return any(path == f or path.startswith((f + ".", f + "[")) for f in force_new)
 
 
 def diff_service(config: dict[str, Any], state: dict[str, Any], ignore_changes: list[str]) -> Diff:
@@ -484,8 +489,10 @@ class DockerProvider:
             "attachable": bool(n.get("Attachable")),
             "ingress": bool(n.get("Ingress")),
             "ipv6": bool(n.get("EnableIPv6")),
-            "ipamConfigs": [{"subnet": c.get("Subnet", ""), "gateway": c.get("Gateway", "")}
-                            for c in (n.get("IPAM") or {}).get("Config") or []],  # fmt: skip
+            "ipamConfigs": [
+                {"subnet": c.get("Subnet", ""), "gateway": c.get("Gateway", "")}
+                for c in (n.get("IPAM") or {}).get("Config") or []
+            ],
         }
         return merge_read_back(inputs, read)
 

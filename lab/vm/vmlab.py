@@ -217,7 +217,11 @@ def _phases(res: Result, backend: VmBackend, events: list[tuple[float, str]], t_
     seg("boot", latest("sshd"), "program start + VM launch -> sshd started (slowest VM, serial console)")
     seg("cloud-init", latest("cloud_init"), "-> cloud-init finished the user data (slowest VM, console)")
     seg("readiness gates", latest("gate"), "-> every node-ready.sh returned (one SSH login each)")
-    seg("swarm", first(events, r"^done docker:index/network:Network$"), "-> init, joins, labels, token rotation (overlay network created)")
+    seg(
+        "swarm",
+        first(events, r"^done docker:index/network:Network$"),
+        "-> init, joins, labels, token rotation (overlay network created)",
+    )
     seg("service", first(events, r"^done docker:index/service:Service$"), "-> service created and 2/2 running")
     seg("smoke test (mesh)", first(events, r"^phase done$"), "-> program's swarm-smoke.sh, MODE=mesh")
     return t

@@ -16,6 +16,7 @@ import pytest
 
 from lab import engine
 from lab.engine import events as engine_events
+from lab.providers.command import CommandFailed, run_remote
 from lab.summary import collect, has_ipvs, socket_client
 
 pytestmark = pytest.mark.lab
@@ -188,7 +189,8 @@ def test_readiness_gate_waits_for_sshd(fresh: int) -> None:
 
 def test_a_wrong_host_key_is_refused(fresh: int) -> None:
     """Host keys are pinned (pinHostKeys, the default): another key on the same address
-    fails both pulumi-command's connection and the deployer's own ssh client."""
+    fails the deployer's own ssh client, and pulumi-command's dial: retried as any dial
+    error (pulumi-command 1.2.1 connection.go), then "after 10 failed attempts"."""
     out = up()
     provider = next(r for r in out.registrations if r.type == "pulumi:providers:docker")
     opts = json.loads(engine.unwrap(provider.inputs["sshOpts"]))
@@ -202,8 +204,15 @@ def test_a_wrong_host_key_is_refused(fresh: int) -> None:
     subprocess.run([HOSTS_SH, "set-host-key", str(k), str(other)], check=True)
     bad = subprocess.run(["ssh", *opts, target, "true"], capture_output=True, text=True)
     assert bad.returncode == 255 and "Host key verification failed" in bad.stderr
-    with pytest.raises(Exception, match="host key mismatch"):
-        engine.up(replay=True, echo=True)
+    # The init command's connection as the state has it (dialErrorLimit: the default 10).
+    init = next(r for r in out.registrations if r.name.endswith("-init") and r.type == "command:remote:Command")
+    conn = engine.unwrap(init.inputs["connection"])
+    t0 = time.monotonic()
+    with pytest.raises(
+        CommandFailed, match=r"^after 10 failed attempts: ssh: handshake failed: ssh: host key mismatch$"
+    ):
+        run_remote(conn, "true", None, None, None)
+    assert 11 < time.monotonic() - t0 < 30  # 11 attempts, ~11.3 s of waits
 
 
 def test_autolock_keeps_a_restarted_manager_locked_until_unlocked(fresh: int) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from harness.run import Registration
 from lab.engine.events import Events
 from lab.engine.state import State
-from lab.providers.base import Diff, Ctx, Old, deep_diff, ignored, top
+from lab.providers.base import Ctx, Diff, Old, deep_diff, ignored, top
 
 STACK = "urn:pulumi:lab::docker-swarm::"
 
@@ -22,11 +22,19 @@ def reg(name: str, inputs: dict[str, Any] | None = None, *, type_: str = "test:i
         deps: list[str] = (), prop_deps: dict[str, list[str]] | None = None, ignore: list[str] = (),
         dbr: bool = False, timeouts: dict[str, str] | None = None) -> Registration:  # fmt: skip
     return Registration(
-        urn=urn(name, type_), type=type_, name=name, custom=True, parent="", inputs=dict(inputs or {}),
+        urn=urn(name, type_),
+        type=type_,
+        name=name,
+        custom=True,
+        parent="",
+        inputs=dict(inputs or {}),
         dependencies=[urn(d) if "::" not in d else d for d in deps],
         property_dependencies={k: [urn(d) for d in v] for k, v in (prop_deps or {}).items()},
-        additional_secret_outputs=[], ignore_changes=list(ignore), provider="",
-        custom_timeouts=dict(timeouts or {}), delete_before_replace=dbr,
+        additional_secret_outputs=[],
+        ignore_changes=list(ignore),
+        provider="",
+        custom_timeouts=dict(timeouts or {}),
+        delete_before_replace=dbr,
     )
 
 
@@ -79,9 +87,9 @@ class FakeProvider:
                 self.active -= 1
 
 
-def events(tmp) -> Events:  # noqa: ANN001
+def events(tmp) -> Events:
     return Events(tmp, echo=False)
 
 
-def state(tmp) -> State:  # noqa: ANN001
+def state(tmp) -> State:
     return State(tmp)

@@ -21,7 +21,7 @@ class FakeClock:
         self.now += s
 
 
-def failing_dial(message: str, succeed_after: int | None = None):  # noqa: ANN201
+def failing_dial(message: str, succeed_after: int | None = None):
     calls = []
 
     def dial() -> str:
@@ -77,7 +77,7 @@ def ctx(name: str = "c", **kw: object) -> Ctx:
     return Ctx(f"urn::{name}", name, "command:local:Command", **kw)  # type: ignore[arg-type]
 
 
-def test_local_create_stdin_and_trailing_newline(tmp_path) -> None:  # noqa: ANN001
+def test_local_create_stdin_and_trailing_newline(tmp_path) -> None:
     p = cp.CommandProvider(remote=False)
     _, out = p.create(ctx(), {"create": "cat; echo err >&2", "stdin": "hello\n"})
     assert out["stdout"] == "hello" and out["stderr"] == "err"
@@ -92,15 +92,19 @@ def test_update_without_update_runs_create_and_keeps_outputs_without_either() ->
     assert p.update(ctx(), old, {"delete": "true"})["stdout"] == "one"
 
 
-def test_local_delete_uses_the_state(tmp_path) -> None:  # noqa: ANN001
+def test_local_delete_uses_the_state(tmp_path) -> None:
     p = cp.CommandProvider(remote=False)
     mark = tmp_path / "deleted"
-    state = {"delete": f'printf %s "$WHO" > {mark}', "environment": {"WHO": "state"}, "interpreter": ["/bin/bash", "-c"]}
+    state = {
+        "delete": f'printf %s "$WHO" > {mark}',
+        "environment": {"WHO": "state"},
+        "interpreter": ["/bin/bash", "-c"],
+    }
     p.delete(ctx(), Old("u", "t", "c", "id", state, {**state, "stdout": "", "stderr": ""}))
     assert mark.read_text() == "state"
 
 
-def test_local_command_sees_the_real_home(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_local_command_sees_the_real_home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     _, out = cp.CommandProvider(remote=False).create(ctx(), {"create": "echo $HOME"})
     assert out["stdout"] == str(tmp_path)

@@ -68,7 +68,9 @@ def test_missing_values_are_reported_together() -> None:
 def test_types_are_checked(key: str, value: object, type_: str) -> None:
     with pytest.raises(ConfigError) as e:
         build(PROJECT, "lab", {key: value})
-    assert str(e.value) == f"validating stack config: Stack 'lab' with configuration key '{key}' must be of type '{type_}'"
+    assert (
+        str(e.value) == f"validating stack config: Stack 'lab' with configuration key '{key}' must be of type '{type_}'"
+    )
 
 
 @pytest.mark.parametrize(("key", "value"), [("managerCount", "3"), ("managerCount", 3.0), ("autolock", "true"),

@@ -72,7 +72,9 @@ def with_(base: dict[str, Any], **task: Any) -> dict[str, Any]:
 
 def test_placement_prefs_are_sent_verbatim() -> None:
     spec = daemon_spec(INPUTS, "img")
-    assert spec["TaskTemplate"]["Placement"]["Preferences"] == [{"Spread": {"SpreadDescriptor": "spread=node.labels.az"}}]
+    assert spec["TaskTemplate"]["Placement"]["Preferences"] == [
+        {"Spread": {"SpreadDescriptor": "spread=node.labels.az"}}
+    ]
 
 
 def test_a_60s_window_reads_back_1m_and_diffs_on_every_run() -> None:
@@ -111,8 +113,9 @@ def test_force_new_inputs_replace() -> None:
 
 def test_network_options_read_back_with_the_vxlan_id() -> None:
     inputs = {"name": "testapp-net", "driver": "overlay", "attachable": True, "options": {"encrypted": "true"}}
-    state = {**inputs, "options": {"encrypted": "true", "com.docker.network.driver.overlay.vxlanid_list": "4097"},
-             "internal": False, "ingress": False, "ipv6": False, "ipamConfigs": [{"subnet": "10.0.1.0/24"}]}  # fmt: skip
+    vxlan = {"com.docker.network.driver.overlay.vxlanid_list": "4097"}
+    state = {**inputs, "options": {"encrypted": "true", **vxlan}, "internal": False, "ingress": False, "ipv6": False,
+             "ipamConfigs": [{"subnet": "10.0.1.0/24"}]}  # fmt: skip
     assert dp.diff_network(inputs, state, []).replaces == ["options"]
     assert dp.diff_network(inputs, state, ["options"]).changed == []
     plain = {k: v for k, v in inputs.items() if k != "options"}
@@ -137,7 +140,9 @@ class FakeAPI:
 
     def create_service(self, **kw: Any) -> dict:
         if any(s["Name"] == kw["name"] for s in self.services.values()):
-            raise docker.errors.APIError("rpc error: code = AlreadyExists desc = name conflicts with an existing object")
+            raise docker.errors.APIError(
+                "rpc error: code = AlreadyExists desc = name conflicts with an existing object"
+            )
         sid = f"svc{len(self.services)}"
         self.services[sid] = {"Name": kw["name"], "TaskTemplate": kw["task_template"], "Mode": kw["mode"],
                               "EndpointSpec": kw["endpoint_spec"]}  # fmt: skip
