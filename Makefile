@@ -12,6 +12,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 LAB_HOSTS ?= 3
+# make lab LAB_SET="workerCount=3 autolock=true": saved to the lab stack's config (as pulumi up -c)
+LAB_SET ?=
 PYTEST_ARGS ?=
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
@@ -81,7 +83,7 @@ lab: LAB_T0 := $(shell date +%s.%N)
 lab: venv deps
 	lab/hosts.sh up $(LAB_HOSTS)
 	lab/hosts.sh image
-	$(PY) -m lab.engine up
+	$(PY) -m lab.engine up $(foreach kv,$(LAB_SET),--set $(kv))
 	LAB_T0=$(LAB_T0) $(PY) -m lab.summary
 
 lab-down:

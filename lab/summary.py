@@ -101,7 +101,7 @@ def collect(service_name: str = "testapp", network: str | None = None, published
         _ask_each_task(s.tasks, target)
         if has_ipvs():
             s.mesh_checked = True
-            for h in discover_hosts():
+            for h in discover_hosts(LAB_STATE):
                 s.mesh[h.ip] = _curl(f"http://{h.ip}:{published_port}/")
     finally:
         mgr.close()

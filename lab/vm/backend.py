@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import yaml
 
 from harness.run import unwrap
-from lab.engine import Host
+from lab.backends import Host
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST_SH = ROOT / "lab" / "vm" / "host.sh"

@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from components.userdata import UserData, render_user_data  # noqa: E402
 from lab import engine  # noqa: E402
-from lab.remote import CommandFailed, run_remote  # noqa: E402
+from lab.engine import events as engine_events_mod  # noqa: E402
+from lab.providers.command import CommandFailed, run_remote  # noqa: E402
 from lab.vm.backend import HOST_SH, VM_STATE, VmBackend, qemu_pid, user_data_packages, vm_ip  # noqa: E402
 from lab.vm.registry import push_test_image  # noqa: E402
 
@@ -135,21 +136,20 @@ class Result:
     error: str = ""
 
 
-_LINE = re.compile(r"^\[\s*([\d.]+)s\] (.*)$")
-
-
-def engine_events(log: Path, offset: int, t_engine: float) -> list[tuple[float, str]]:
-    """The engine log's lines written since OFFSET, with wall-clock times."""
-    if not log.exists():
-        return []
-    with log.open() as f:
-        f.seek(offset)
-        text = f.read()
+def engine_events(state_dir: Path, t_engine: float) -> list[tuple[float, str]]:
+    """The engine's structured events (lab/engine/events.py) since T_ENGINE (wall clock),
+    each as (wall time, a line to match): "output <name>: <line>", "done <type>",
+    "phase <name>"."""
     out = []
-    for line in text.splitlines():
-        m = _LINE.match(line)
-        if m:
-            out.append((t_engine + float(m.group(1)), m.group(2)))
+    for e in engine_events_mod.read(state_dir):
+        if e["wall"] < t_engine:
+            continue
+        if e["kind"] == "output":
+            out.append((e["wall"], f"output {e['name']}: {e['line']}"))
+        elif e["kind"] == "step" and e.get("phase") == "done":
+            out.append((e["wall"], f"done {e['type']}"))
+        elif e["kind"] == "phase":
+            out.append((e["wall"], f"phase {e['phase']}"))
     return out
 
 
@@ -187,7 +187,7 @@ def _phases(res: Result, backend: VmBackend, events: list[tuple[float, str]], t_
         w = backend.watches.get(k)
         name = backend.names.get(k, f"vm{k}")
         short = re.escape(name.split("-", 1)[1] if "-" in name else name)
-        gate = first(events, rf"^\s+\S+-ready-{short}: cloud-init: ")
+        gate = first(events, rf"^output \S+-ready-{short}: cloud-init: ")
         vms.append(
             {
                 "k": k,
@@ -217,9 +217,13 @@ def _phases(res: Result, backend: VmBackend, events: list[tuple[float, str]], t_
     seg("boot", latest("sshd"), "program start + VM launch -> sshd started (slowest VM, serial console)")
     seg("cloud-init", latest("cloud_init"), "-> cloud-init finished the user data (slowest VM, console)")
     seg("readiness gates", latest("gate"), "-> every node-ready.sh returned (one SSH login each)")
-    seg("swarm", first(events, r"^network "), "-> init, joins, labels, token rotation (overlay network created)")
-    seg("service", first(events, r"^service \S+ .*converged"), "-> service created and 2/2 running")
-    seg("smoke test (mesh)", first(events, r"^up: done"), "-> program's swarm-smoke.sh, MODE=mesh")
+    seg(
+        "swarm",
+        first(events, r"^done docker:index/network:Network$"),
+        "-> init, joins, labels, token rotation (overlay network created)",
+    )
+    seg("service", first(events, r"^done docker:index/service:Service$"), "-> service created and 2/2 running")
+    seg("smoke test (mesh)", first(events, r"^phase done$"), "-> program's swarm-smoke.sh, MODE=mesh")
     return t
 
 
@@ -241,10 +245,7 @@ def up(echo: bool = True) -> Result:
 
     cfg = stack_config()
     backend = VmBackend(VM_STATE)
-    log = VM_STATE / "engine.log"
-    offset = 0
     t_engine = time.time()
-    saved_state, saved_path = engine.LAB_STATE, os.environ.get("PATH", "")
     try:
         timed("host tools", lambda: host_sh("install", echo=echo), "apt: qemu, mmdebstrap, genisoimage, ...")
         _, err = timed("image", lambda: host_sh("image", echo=echo))
@@ -257,14 +258,10 @@ def up(echo: bool = True) -> Result:
         if echo:
             print(f"  test image {image} pushed ({digest[:19]})", flush=True)
         backend.repo_packages = set(pkgs)
-        offset = log.stat().st_size if log.exists() else 0
-        # The docker provider's ssh wrapper (lab/dockerapi.py) goes to engine.LAB_STATE:
-        # point it at this lab's state for the run, so that `down` removes it.
-        engine.LAB_STATE = VM_STATE
         t_engine = time.time()
-        out = engine.up(stack=STACK, backend=backend, echo=echo)
+        out = engine.up(stack=STACK, backend=backend, echo=echo, state_dir=VM_STATE)
         res.exports = {k: v for k, v in out.exports.items() if k not in ("privateKey", "unlockKey")}
-        events = engine_events(log, offset, t_engine)
+        events = engine_events(VM_STATE, t_engine)
         t_mesh = _phases(res, backend, events, t_engine)
         _inspect(res, cfg)
         res.phases.append(Phase("mesh check from host", time.time() - t_mesh, "curl every VM's published port"))
@@ -274,10 +271,8 @@ def up(echo: bool = True) -> Result:
     except Exception as exc:
         res.error = f"{type(exc).__name__}: {exc}"
         if not res.vms and backend.launched:
-            _phases(res, backend, engine_events(log, offset, t_engine), t_engine)
+            _phases(res, backend, engine_events(VM_STATE, t_engine), t_engine)
     finally:
-        engine.LAB_STATE = saved_state
-        os.environ["PATH"] = saved_path
         mem.halt.set()
         mem.join()
         for w in backend.watches.values():

@@ -1,5 +1,5 @@
 """The program against a real swarm: namespaces with their own dockerd and sshd,
-commands over real SSH, the service on the real engine (see lab/engine.py)."""
+commands over real SSH, the service on the real engine (see lab/engine/)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import docker.errors
 import pytest
 
 from lab import engine
+from lab.engine import events as engine_events
+from lab.providers.command import CommandFailed, run_remote
 from lab.summary import collect, has_ipvs, socket_client
 
 pytestmark = pytest.mark.lab
@@ -41,6 +43,16 @@ def reset(n_hosts: int) -> None:
     assert all(swarm_state(k) == "inactive" for k in range(1, n_hosts + 1))
     for name in ("stack.json", "secrets.key"):
         (engine.LAB_STATE / name).unlink(missing_ok=True)
+
+
+def output_of(run: str) -> str:
+    """The command output lines (stderr) the engine recorded as events in RUN."""
+    return "\n".join(f"{e['name']}: {e['line']}" for e in engine_events.read(engine.LAB_STATE, run)
+                     if e["kind"] == "output")  # fmt: skip
+
+
+def state() -> engine.State:
+    return engine.State(engine.LAB_STATE)
 
 
 def up(**overrides: object) -> engine.Outcome:
@@ -83,12 +95,11 @@ def test_second_run_changes_nothing_and_scripts_skip(fresh: int) -> None:
     up()
     ids, service = node_ids(), collect().service
     again = up()
-    assert again.stats["ran"] == 0 and again.stats["replaced"] == 0 and again.deleted == []
+    assert set(again.stats) == {"same"} and again.deleted == [], again.stats  # no step but "same"
     replay = engine.up(replay=True, echo=True)
-    assert replay.stats["ran"] >= 12  # every command ran again...
+    assert replay.stats["update"] >= 12  # every command ran again...
     assert node_ids() == ids and collect().service == service  # ...and changed nothing
-    log = (engine.LAB_STATE / "engine.log").read_text()
-    tail = log[log.rindex("(replay)") :]
+    tail = output_of(replay.run)
     assert "skip: already a manager" in tail
     assert tail.count("skip: already a member") == 2
     assert tail.count("already labelled") == 3
@@ -96,8 +107,7 @@ def test_second_run_changes_nothing_and_scripts_skip(fresh: int) -> None:
 
 def test_scale_down_drains_and_removes_the_node(fresh: int) -> None:
     up()
-    state = engine.LabState(engine.LAB_STATE / "stack.json")
-    k = state.hosts["swarm-worker-2"]
+    k = state().hosts["swarm-worker-2"]
     before = {n["hostname"] for n in collect().nodes}
     assert f"swl-n{k}" in before
     out = up(workerCount=1)
@@ -105,8 +115,7 @@ def test_scale_down_drains_and_removes_the_node(fresh: int) -> None:
     s = collect()
     assert f"swl-n{k}" not in {n["hostname"] for n in s.nodes}
     assert len(s.nodes) == 2 and s.service["running"] == 2  # tasks moved, nothing lost
-    log = (engine.LAB_STATE / "engine.log").read_text()
-    tail = log[log.rindex("config workerCount=1") :]
+    tail = output_of(out.run)
     # In this order: drained on the manager, left on the node, removed on the manager.
     steps = [tail.index(m) for m in ("drained node", "left the swarm", "removed node")]
     assert steps == sorted(steps)
@@ -115,11 +124,11 @@ def test_scale_down_drains_and_removes_the_node(fresh: int) -> None:
 
 def test_bootstrap_tokens_are_rotated_and_never_in_plain_text(fresh: int) -> None:
     up()
-    state = engine.LabState(engine.LAB_STATE / "stack.json")
-    urn = next(u for u, r in state.resources.items() if r["name"] == "boot-token-worker")
-    old_token = engine.unwrap(state.outputs_of(urn)["stdout"]).strip()
+    st = state()
+    urn = next(u for u, r in st.resources.items() if r.name == "boot-token-worker")
+    old_token = engine.unwrap(st.outputs_of(urn)["stdout"]).strip()
     assert old_token.startswith("SWMTKN-")
-    spare = max(engine.discover_hosts(), key=lambda h: h.k)
+    spare = max(engine.discover_hosts(engine.LAB_STATE), key=lambda h: h.k)
     mgr_ip = next(n["addr"] for n in collect().nodes if n["role"] == "manager")
     c = socket_client(spare.k)
     try:
@@ -127,8 +136,8 @@ def test_bootstrap_tokens_are_rotated_and_never_in_plain_text(fresh: int) -> Non
             c.swarm.join(remote_addrs=[f"{mgr_ip}:2377"], join_token=old_token, advertise_addr=spare.ip)
     finally:
         c.close()
-    # Nowhere in plain text: not in the lab's log, not in its state.
-    for path in (engine.LAB_STATE / "engine.log", engine.LAB_STATE / "stack.json"):
+    # Nowhere in plain text: not in the lab's log, its events, its state.
+    for path in (engine.LAB_STATE / "engine.log", engine.LAB_STATE / "events.jsonl", engine.LAB_STATE / "stack.json"):
         text = path.read_text()
         for marker in ("SWMTKN-", "SWMKEY-", "PRIVATE KEY"):
             assert marker not in text, (marker, path)
@@ -146,11 +155,7 @@ def test_three_managers_keep_quorum(fresh: int) -> None:
 def test_a_node_whose_docker_died_joins_on_the_next_run(fresh: int) -> None:
     up()
     ids = node_ids()
-    new_k = min(
-        h.k
-        for h in engine.discover_hosts()
-        if h.k not in engine.LabState(engine.LAB_STATE / "stack.json").hosts.values()
-    )
+    new_k = min(h.k for h in engine.discover_hosts(engine.LAB_STATE) if h.k not in state().hosts.values())
     subprocess.run([HOSTS_SH, "kill-daemon", str(new_k), "dockerd"], check=True)
     try:
         with pytest.raises(Exception, match="Docker daemon did not answer"):
@@ -184,29 +189,37 @@ def test_readiness_gate_waits_for_sshd(fresh: int) -> None:
 
 def test_a_wrong_host_key_is_refused(fresh: int) -> None:
     """Host keys are pinned (pinHostKeys, the default): another key on the same address
-    fails both pulumi-command's connection and the deployer's own ssh client."""
+    fails the deployer's own ssh client, and pulumi-command's dial: retried as any dial
+    error (pulumi-command 1.2.1 connection.go), then "after 10 failed attempts"."""
     out = up()
     provider = next(r for r in out.registrations if r.type == "pulumi:providers:docker")
     opts = json.loads(engine.unwrap(provider.inputs["sshOpts"]))
     target = engine.unwrap(provider.inputs["host"]).removeprefix("ssh://")
     ok = subprocess.run(["ssh", *opts, target, "true"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    k = engine.LabState(engine.LAB_STATE / "stack.json").hosts["swarm-manager-1"]
+    k = state().hosts["swarm-manager-1"]
     other = engine.LAB_STATE / "impostor_key"
     other.unlink(missing_ok=True)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     subprocess.run([HOSTS_SH, "set-host-key", str(k), str(other)], check=True)
     bad = subprocess.run(["ssh", *opts, target, "true"], capture_output=True, text=True)
     assert bad.returncode == 255 and "Host key verification failed" in bad.stderr
-    with pytest.raises(Exception, match="host key mismatch"):
-        engine.up(replay=True, echo=True)
+    # The init command's connection as the state has it (dialErrorLimit: the default 10).
+    init = next(r for r in out.registrations if r.name.endswith("-init") and r.type == "command:remote:Command")
+    conn = engine.unwrap(init.inputs["connection"])
+    t0 = time.monotonic()
+    with pytest.raises(
+        CommandFailed, match=r"^after 10 failed attempts: ssh: handshake failed: ssh: host key mismatch$"
+    ):
+        run_remote(conn, "true", None, None, None)
+    assert 11 < time.monotonic() - t0 < 30  # 11 attempts, ~11.3 s of waits
 
 
 def test_autolock_keeps_a_restarted_manager_locked_until_unlocked(fresh: int) -> None:
     out = up(autolock="true")
     key = out.exports["unlockKey"]
     assert key.startswith("SWMKEY-1-")
-    k = engine.LabState(engine.LAB_STATE / "stack.json").hosts["swarm-manager-1"]
+    k = state().hosts["swarm-manager-1"]
     subprocess.run([HOSTS_SH, "kill-daemon", str(k), "dockerd"], check=True)
     subprocess.run([HOSTS_SH, "start-daemon", str(k), "dockerd"], check=True)
     assert swarm_state(k) == "locked"
@@ -216,5 +229,5 @@ def test_autolock_keeps_a_restarted_manager_locked_until_unlocked(fresh: int) ->
     finally:
         c.close()
     assert swarm_state(k) == "active"
-    log = (engine.LAB_STATE / "engine.log").read_text() + (engine.LAB_STATE / "stack.json").read_text()
+    log = "".join((engine.LAB_STATE / f).read_text() for f in ("engine.log", "events.jsonl", "stack.json"))
     assert "SWMKEY-" not in log  # the unlock key is in the state only sealed

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.remote import run_remote
+from lab.providers.command import run_remote
 from lab.vm import vmlab
 from lab.vm.backend import VM_STATE
 

@@ -1,0 +1,125 @@
+"""Hosts started beforehand by lab/hosts.sh (network namespaces with their own dockerd
+and sshd). The hosts come with Docker, so the user data is checked with `cloud-init
+schema`, and only its `ssh_keys` (the pinned host key) is carried out.
+
+`LAB_HOSTS=N make lab` starts N hosts; those no instance holds are spares. A replaced
+instance is a new host with a new address (as EC2 gives a new instance a new IP): it
+takes a spare. A host whose instance was deleted is reset (out of any swarm, its
+containers, services' tasks, networks and volumes removed, its authorized_keys
+emptied) before it serves another instance.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import docker
+import docker.errors
+import yaml
+
+from lab.backends import Host
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTS_SH = ROOT / "lab" / "hosts.sh"
+NET = "10.77.0"
+
+
+def discover_hosts(state_dir: Path) -> list[Host]:
+    """The hosts lab/hosts.sh started (their state directories)."""
+    hosts = []
+    for d in sorted(state_dir.glob("swl-n*"), key=lambda p: int(p.name[5:])):
+        if (d / "pause.pid").exists():
+            k = int(d.name[5:])
+            hosts.append(Host(k, d.name, f"{NET}.{10 + k}", d))
+    return hosts
+
+
+def socket_client(k: int) -> docker.DockerClient:
+    return docker.DockerClient(base_url=f"unix:///run/swl-n{k}/docker.sock", timeout=60)
+
+
+class NamespaceBackend:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.hosts = discover_hosts(state_dir)
+        if not self.hosts:
+            raise RuntimeError("no lab hosts: run `lab/hosts.sh up` first")
+
+    def allocate(self, taken: set[int]) -> int:
+        free = [h.k for h in self.hosts if h.k not in taken]
+        if not free:
+            raise RuntimeError(
+                f"the program asks for more instances than the lab has hosts ({len(self.hosts)}): "
+                "start more with `LAB_HOSTS=N make lab` (or `lab/hosts.sh up N`)"
+            )
+        return free[0]
+
+    def launch(self, instance: str, k: int, user_data: str, public_key: str) -> Host:
+        host = self.host(k)
+        check_user_data(user_data, host)
+        apply_ssh_keys(user_data, host)
+        # EC2 puts the key pair's public key in the login user's authorized_keys.
+        auth = host.dir / "authorized_keys"
+        lines = auth.read_text().splitlines() if auth.exists() else []
+        if public_key.strip() not in lines:
+            auth.write_text("\n".join([*lines, public_key.strip()]) + "\n")
+        return host
+
+    def terminate(self, instance: str, k: int) -> None:
+        """The instance is gone: its host becomes a clean spare."""
+        reset_host(self.host(k))
+
+    def host(self, k: int) -> Host:
+        return next(h for h in self.hosts if h.k == k)
+
+
+def reset_host(host: Host) -> None:
+    """Back to a fresh machine: out of the swarm, no containers/networks/volumes, no
+    authorized keys."""
+    c = socket_client(host.k)
+    try:
+        if c.info()["Swarm"]["LocalNodeState"] != "inactive":
+            c.api.leave_swarm(force=True)
+        for ctr in c.containers.list(all=True):
+            ctr.remove(force=True)
+        c.networks.prune()
+        c.volumes.prune()
+    except docker.errors.DockerException:
+        pass  # a host whose dockerd is down is reset as far as it can be
+    finally:
+        c.close()
+    (host.dir / "authorized_keys").write_text("")
+
+
+def check_user_data(text: str, host: Host) -> None:
+    """The instance's user data must be valid cloud-config (cloud-init's own schema)."""
+    if not shutil.which("cloud-init"):
+        raise RuntimeError("cloud-init is not installed: run lab/hosts.sh install")
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(text)
+    try:
+        res = subprocess.run(["cloud-init", "schema", "--config-file", f.name], capture_output=True, text=True)
+    finally:
+        os.unlink(f.name)
+    if res.returncode != 0:
+        raise RuntimeError(f"user data for {host.name} is not valid cloud-config: {res.stdout}{res.stderr}")
+
+
+def apply_ssh_keys(user_data: str, host: Host) -> None:
+    """`ssh_keys` (cloud-init's ssh module installs them as the host's keys). With pinned
+    host keys the program accepts no other key, so the host must present this one."""
+    doc = yaml.safe_load(user_data) or {}
+    private = (doc.get("ssh_keys") or {}).get("ed25519_private")
+    if not private:
+        return
+    fd, path = tempfile.mkstemp(prefix="hostkey-", dir=host.dir)
+    try:
+        os.write(fd, private.encode())
+        os.close(fd)
+        subprocess.run([str(HOSTS_SH), "set-host-key", str(host.k), path], check=True, capture_output=True)
+    finally:
+        os.unlink(path)

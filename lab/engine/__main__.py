@@ -1,0 +1,3 @@
+from lab.engine.cli import main
+
+raise SystemExit(main())
