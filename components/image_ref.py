@@ -29,7 +29,7 @@ class PinnedImage:
 
 def familiar_tagged(ref: str) -> str:
     """docker/distribution's FamiliarString(TagNameOnly(ParseNormalizedNamed(ref)))."""
-    name, digest = (ref.split("@", 1) + [""])[:2]
+    name, _, digest = ref.partition("@")
     slash = name.find("/")
     first = name[:slash] if slash >= 0 else ""
     has_domain = slash >= 0 and ("." in first or ":" in first or first == "localhost")
@@ -37,7 +37,7 @@ def familiar_tagged(ref: str) -> str:
     if domain == "index.docker.io":
         domain = _DEFAULT_DOMAIN
     last = path.rsplit("/", 1)[-1]
-    repo, tag = (path.rsplit(":", 1) if ":" in last else (path, ""))
+    repo, tag = path.rsplit(":", 1) if ":" in last else (path, "")
     if domain == _DEFAULT_DOMAIN and "/" not in repo:
         repo = _OFFICIAL_PREFIX + repo  # the normalized form; made familiar below
     if domain == _DEFAULT_DOMAIN:

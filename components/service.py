@@ -14,7 +14,6 @@ from components.commands import render
 from components.nodes import Node
 from components.swarm import COMMAND_TIMEOUT
 
-
 SPREAD_BY_ZONE = "node.labels.az"  # the label components/swarm.py puts on every node
 ENCRYPTED_LABEL = "swarm.overlay.encrypted"
 
@@ -102,7 +101,8 @@ class Service(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 on_swarm,
                 pulumi.ResourceOptions.merge(
-                    replace_first, pulumi.ResourceOptions(ignore_changes=["options"] if args.encrypted_overlay else None)
+                    replace_first,
+                    pulumi.ResourceOptions(ignore_changes=["options"] if args.encrypted_overlay else None),
                 ),
             ),
         )

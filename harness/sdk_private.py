@@ -23,6 +23,7 @@ from pulumi.output import Unknown
 from pulumi.runtime import settings as _settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from pulumi.runtime.rpc import UNKNOWN as _UNKNOWN
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key, deserialize_properties
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -30,6 +31,7 @@ from pulumi.runtime.sync_await import _sync_await
 __all__ = [
     "SECRET_SIG",
     "SIG_KEY",
+    "UNKNOWN",
     "MockMonitor",
     "Unknown",
     "analyzer_pb2",
@@ -44,6 +46,9 @@ __all__ = [
 # The marker of a secret value in serialized properties.
 SECRET_SIG: str = _special_secret_sig  # "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY: str = _special_sig_key  # "4dabf18193072939515e22adb298388d"
+# The wire value of an unknown output (the lab's `destroy --run-program` answers a
+# resource not in the state with it, as the engine does).
+UNKNOWN: str = _UNKNOWN
 
 # Runs a coroutine to completion on the current event loop, from synchronous code.
 sync_await = _sync_await

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import zlib
 from typing import Any
@@ -17,10 +18,14 @@ FAKE_TOKEN = "SWMTKN-1-0000000000fake0000000000token000000000000-0000fake0000"
 FAKE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nZmFrZQ==\n-----END OPENSSH PRIVATE KEY-----\n"
 FAKE_DIGEST = "sha256:" + "ab" * 32
 # What a manager's GET /distribution/{image}/json answers for a two-platform image.
-FAKE_DISTRIBUTION = (
-    '{"Descriptor": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": "%s", "size": 1}, '
-    '"Platforms": [{"architecture": "amd64", "os": "linux"}, {"architecture": "arm", "os": "linux", "variant": "v7"}]}'
-    % FAKE_DIGEST
+FAKE_DISTRIBUTION = json.dumps(
+    {
+        "Descriptor": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": FAKE_DIGEST, "size": 1},
+        "Platforms": [
+            {"architecture": "amd64", "os": "linux"},
+            {"architecture": "arm", "os": "linux", "variant": "v7"},
+        ],
+    }
 )
 FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeKeyFakeKeyFakeKeyFakeKeyFakeKey0 mock"
 

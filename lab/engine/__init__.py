@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pulumi.runtime import mocks as pmocks  # noqa: E402
-from pulumi.runtime import rpc  # noqa: E402
 
+from harness import sdk_private  # noqa: E402
 from harness.run import PROJECT, RecordingMonitor, Registration, run_program, unwrap  # noqa: E402
 from lab.backends import Backend, Host  # noqa: E402
 from lab.backends.namespace import NamespaceBackend, discover_hosts  # noqa: E402
@@ -259,4 +259,4 @@ def destroy(
     return dep.deleted
 
 
-UNKNOWN = rpc.UNKNOWN
+UNKNOWN = sdk_private.UNKNOWN

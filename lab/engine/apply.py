@@ -183,7 +183,7 @@ class Deployment:
         destroyMode): a provider (or component) goes the normal way with the program's
         inputs; a custom resource in the state is a SameStep (the state's id and outputs,
         no provider call); one not in the state is a skipped create (unknown outputs)."""
-        from pulumi.runtime import rpc
+        from harness.sdk_private import UNKNOWN
 
         if reg.type.startswith(PROVIDER_PREFIX) or not reg.custom:
             return self.register(reg)
@@ -192,7 +192,7 @@ class Deployment:
             old = self.state.resources.get(reg.urn)
         if old is None:
             self.stats.add("skipped-create")
-            return "", dict.fromkeys([*reg.inputs, *SKIPPED_OUTPUTS], rpc.UNKNOWN)
+            return "", dict.fromkeys([*reg.inputs, *SKIPPED_OUTPUTS], UNKNOWN)
         self.stats.add("same")
         return old.id, self.state.outputs_of(old)
 

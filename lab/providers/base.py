@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,3 +133,16 @@ class Recorded:
 
     def delete(self, ctx: Ctx, old: Old) -> None:
         pass
+
+
+# The harness hands the stack's config to the program as the language host gets it: in
+# PULUMI_CONFIG (secret values included) and PULUMI_CONFIG_SECRET_KEYS. The CLI sets
+# those for the language host only; provider plugins, and so the commands they run,
+# never see them.
+LANGUAGE_HOST_ONLY = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
+
+
+def plugin_environment() -> dict[str, str]:
+    """The environment a provider plugin (and what it runs) has: the CLI's, without the
+    language host's config."""
+    return {k: v for k, v in os.environ.items() if k not in LANGUAGE_HOST_ONLY}

@@ -27,7 +27,6 @@ perDialTimeout (default 15) bounds the TCP connect only; the handshake has no bo
 from __future__ import annotations
 
 import io
-import os
 import secrets as pysecrets
 import signal
 import socket
@@ -41,7 +40,7 @@ from typing import Any
 import paramiko
 
 from harness.run import unwrap
-from lab.providers.base import Ctx, Diff, Old, deep_diff, ignored, top
+from lab.providers.base import Ctx, Diff, Old, deep_diff, ignored, plugin_environment, top
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAL_ERROR_DEFAULT = 10
@@ -243,7 +242,7 @@ def run_local(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**plugin_environment(), **(env or {})},
         cwd=cwd or str(ROOT),
     )
     timeout = None if deadline is None else max(0.0, deadline - clock())

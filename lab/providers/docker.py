@@ -44,7 +44,7 @@ from docker import types
 from docker.transport import sshconn
 
 from harness.run import unwrap
-from lab.providers.base import Ctx, Diff, Old, ignored, top
+from lab.providers.base import Ctx, Diff, Old, ignored, plugin_environment, top
 
 # --- Go durations ------------------------------------------------------------------
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -151,7 +151,7 @@ class _DialStdioSocket(sshconn.SSHSocket):
         self.argv = argv
 
     def connect(self, **kwargs: Any) -> None:
-        env = dict(os.environ)  # the deployer's HOME: ssh expands %d with it
+        env = plugin_environment()  # the deployer's environment (ssh reads %d from the password database)
         env.pop("LD_LIBRARY_PATH", None)
         # preexec_fn as docker-py's own SSHSocket (ssh must not get the SIGINT meant for us)
         self.proc = subprocess.Popen(

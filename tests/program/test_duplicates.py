@@ -20,7 +20,7 @@ aws.ec2.Vpc("same", cidr_block="10.1.0.0/16")
 def test_the_harness_refuses_a_duplicate_urn(tmp_path: Path) -> None:
     program = tmp_path / "__main__.py"
     program.write_text(TWICE)
-    with pytest.raises(Exception, match="Duplicate resource URN .*::same'"):
+    with pytest.raises(Exception, match=r"Duplicate resource URN .*::same'"):
         run(program=program)
 
 

@@ -132,3 +132,13 @@ def test_triggers_replace_other_inputs_update() -> None:
     assert p.diff(ctx(), old, {"create": "b", "triggers": ["i-1"]}, []).replaces == []
     assert p.diff(ctx(), old, {"create": "a", "triggers": ["i-2"]}, []).replaces == ["triggers[0]"]
     assert p.diff(ctx(), old, {"create": "a", "triggers": ["i-1"], "delete": "x"}, []).changed == ["delete"]
+
+
+def test_local_commands_do_not_see_the_language_hosts_config(monkeypatch) -> None:
+    """The harness sets PULUMI_CONFIG (secret values included) for the program, as the CLI
+    does for the language host only; a provider's local command must not inherit it."""
+    from lab.providers.command import run_local
+
+    monkeypatch.setenv("PULUMI_CONFIG", '{"docker-swarm:sshPrivateKey": "SECRET"}')
+    res = run_local("env", None, None, None, None)
+    assert "SECRET" not in res.stdout and "PULUMI_CONFIG" not in res.stdout and "HOME=" in res.stdout
