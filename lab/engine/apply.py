@@ -119,7 +119,7 @@ class Deployment:
             provider_config=self.provider_config(provider_ref),
             custom_timeouts=dict(timeouts),
             output=lambda line: self.events.output(name, urn, line),
-            log=lambda msg: self.events.emit("note", msg, urn=urn, name=name, text=msg),
+            log=lambda msg: None if self.events.emit("note", msg, urn=urn, name=name, text=msg) else None,
             lab=dict(lab or {}),
             lookup=lookup,
         )

@@ -75,7 +75,7 @@ def _get(tree: Any, path: list[str | int]) -> Any:
         in_list = isinstance(seg, int) and isinstance(tree, list) and 0 <= seg < len(tree)
         in_map = isinstance(seg, str) and isinstance(tree, dict) and seg in tree
         if in_list or in_map:
-            tree = tree[seg]
+            tree = tree[seg]  # type: ignore[index]  # the checks above make the index valid
         else:
             return _MISSING
     return tree

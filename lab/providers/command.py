@@ -136,7 +136,8 @@ def _load_key(text: str) -> paramiko.PKey:
 def _dial_once(conn: dict[str, Any]) -> paramiko.SSHClient:
     host = conn["host"]
     port = int(conn.get("port") or 22)
-    per_dial = float(conn.get("perDialTimeout") if conn.get("perDialTimeout") is not None else PER_DIAL_DEFAULT)
+    given = conn.get("perDialTimeout")
+    per_dial = float(given if given is not None else PER_DIAL_DEFAULT)
     key = _load_key(conn["privateKey"]) if conn.get("privateKey") else None
     try:
         sock = socket.create_connection((host, port), timeout=per_dial or None)  # TCP connect only
@@ -166,16 +167,16 @@ def _dial_once(conn: dict[str, Any]) -> paramiko.SSHClient:
 def _setenv(chan: paramiko.Channel, name: str, value: str) -> None:
     """session.Setenv: an "env" request with want-reply; a refusal is an error."""
     m = paramiko.Message()
-    m.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+    m.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)  # type: ignore[attr-defined]
     m.add_int(chan.remote_chanid)
     m.add_string("env")
     m.add_boolean(True)
     m.add_string(name)
     m.add_string(value)
-    chan._event_pending()
+    chan._event_pending()  # type: ignore[attr-defined]  # paramiko's own want-reply dance
     chan.transport._send_user_message(m)  # type: ignore[union-attr]
     try:
-        chan._wait_for_event()
+        chan._wait_for_event()  # type: ignore[attr-defined]
     except paramiko.SSHException as exc:
         raise CommandFailed(f"could not set environment variable {name!r}: ssh: setenv failed") from exc
 

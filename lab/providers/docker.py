@@ -181,7 +181,7 @@ class _Pool(sshconn.SSHConnectionPool):
         self.argv = argv
 
     def _new_conn(self) -> _Conn:
-        return _Conn(self.argv, self.timeout)
+        return _Conn(self.argv, self.timeout)  # type: ignore[arg-type]  # urllib3 Timeout, as docker-py passes it
 
 
 class _Adapter(sshconn.SSHHTTPAdapter):
@@ -207,7 +207,7 @@ def client_for(provider: dict[str, Any], timeout: int = 120) -> docker.DockerCli
         opts = json.loads(opts)
     client = docker.DockerClient(base_url="ssh://lab", version="1.41", use_ssh_client=True, timeout=timeout)
     client.api.mount("http+docker://ssh", _Adapter(ssh_argv(host, opts), timeout))
-    client.api._version = client.api._retrieve_server_version()
+    client.api._version = client.api._retrieve_server_version()  # type: ignore[attr-defined]
     return client
 
 

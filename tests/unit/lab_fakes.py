@@ -19,7 +19,8 @@ def urn(name: str, type_: str = "test:index:Thing") -> str:
 
 
 def reg(name: str, inputs: dict[str, Any] | None = None, *, type_: str = "test:index:Thing",
-        deps: list[str] = (), prop_deps: dict[str, list[str]] | None = None, ignore: list[str] = (),
+        deps: tuple[str, ...] | list[str] = (), prop_deps: dict[str, list[str]] | None = None,
+        ignore: tuple[str, ...] | list[str] = (),
         dbr: bool = False, timeouts: dict[str, str] | None = None) -> Registration:  # fmt: skip
     return Registration(
         urn=urn(name, type_),
