@@ -119,10 +119,13 @@ class Deployment:
             provider_config=self.provider_config(provider_ref),
             custom_timeouts=dict(timeouts),
             output=lambda line: self.events.output(name, urn, line),
-            log=lambda msg: None if self.events.emit("note", msg, urn=urn, name=name, text=msg) else None,
+            log=lambda msg: self._note(urn, name, msg),
             lab=dict(lab or {}),
             lookup=lookup,
         )
+
+    def _note(self, urn: str, name: str, msg: str) -> None:
+        self.events.emit("note", msg, urn=urn, name=name, text=msg)
 
     def _fail(self, exc: BaseException) -> None:
         with self.lock:
