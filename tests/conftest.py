@@ -7,7 +7,9 @@ sys.path.insert(0, str(ROOT))
 # Import hypothesis's lazily-loaded internals now, at a shallow stack: loading them
 # later, while pytest formats a deep traceback from the Pulumi runtime's threads,
 # hit a CPython 3.11 "AST constructor recursion depth mismatch" SystemError.
+import contextlib  # noqa: E402
 import os  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 
 import hypothesis.internal.conjecture.utils  # noqa: E402, F401
 import pytest  # noqa: E402
@@ -19,7 +21,7 @@ from components.access import HOME_OVERRIDE_ENV  # noqa: E402
 def _deployer_home(tmp_path_factory: pytest.TempPathFactory):
     """Mock runs write the deployer's key file (components/access.py) into a temporary
     home, never the real one. The labs run ssh for real, which reads the real home:
-    lab_real_home lifts this for their packages."""
+    tests/lab and tests/vmlab lift it (real_deployer_home)."""
     old = os.environ.get(HOME_OVERRIDE_ENV)
     os.environ[HOME_OVERRIDE_ENV] = str(tmp_path_factory.mktemp("deployer-home"))
     yield
@@ -29,13 +31,13 @@ def _deployer_home(tmp_path_factory: pytest.TempPathFactory):
         os.environ[HOME_OVERRIDE_ENV] = old
 
 
-@pytest.fixture(scope="package", autouse=True)
-def lab_real_home(request: pytest.FixtureRequest, _deployer_home):
-    """For the labs' packages: the program writes its key where ssh's %d finds it."""
-    if Path(str(request.node.path)).name not in ("lab", "vmlab"):
-        yield
-        return
+@contextlib.contextmanager
+def real_deployer_home() -> Iterator[None]:
+    """For the labs (their conftests use it for their whole package): the program writes
+    its key where ssh's %d finds it."""
     saved = os.environ.pop(HOME_OVERRIDE_ENV, None)
-    yield
-    if saved is not None:
-        os.environ[HOME_OVERRIDE_ENV] = saved
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[HOME_OVERRIDE_ENV] = saved

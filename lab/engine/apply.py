@@ -8,7 +8,7 @@ As the engine (pulumi/pulumi 3.272 `pkg/resource/deploy/step_executor.go`,
   arriving get an error), steps already running finish; the deployment then fails
   with the first error, and the deletes at the end do not run;
 - a failed create is not recorded in the checkpoint (no ResourceInitFailedError from
-  these providers: /work/research/command.md §4); a failed update keeps the old state;
+  these providers: docs/upstream/command.md §4); a failed update keeps the old state;
 - a create-before-delete replacement records the new resource at once and keeps the
   old one marked `delete`; it is deleted at the end with what the program no longer
   registers, dependents first, independent deletes in parallel; a delete that fails

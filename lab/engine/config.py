@@ -3,7 +3,7 @@
 Modelled on pulumi/pulumi 3.272 `pkg/workspace/config.go`
 (`ValidateStackConfigAndApplyProjectConfig`, `validateStackConfigValue`) and
 `sdk/go/common/workspace/project.go` (`ValidateConfigValue`, `InferFullTypeName`);
-see /work/research/engine.md:
+see docs/upstream/engine.md:
 
 - every key declared in Pulumi.yaml's `config:` that the stack does not set gets the
   project's default, as a plain value; a declared key of the project's namespace
@@ -107,7 +107,7 @@ def value_has_type(decl: dict[str, Any], value: Any) -> bool:
 
 
 # The CLI's texts (pkg/workspace/config.go and sdk/go/common/workspace/project.go, read at
-# pulumi v3.259.0; /work/research/engine.md §1). `up` prefixes "validating stack config: ".
+# pulumi v3.259.0; docs/upstream/engine.md §1). `up` prefixes "validating stack config: ".
 MISSING = "Stack '{stack}' is missing configuration {word} {keys}"
 NOT_SECRET = "Stack '{stack}' with configuration key '{key}' must be encrypted as it's secret"
 WRONG_TYPE = "Stack '{stack}' with configuration key '{key}' must be of type '{type}'"

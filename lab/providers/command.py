@@ -1,6 +1,6 @@
 """command:remote:Command and command:local:Command as pulumi-command 1.2.1 does them
 (pulumi-go-provider 1.3.0, pulumi sdk 3.224.0 retry, x/crypto 0.48.0; every fact here
-is from /work/research/command.md, which cites the files).
+is from docs/upstream/command.md, which cites the files).
 
 Diff (`infer/resource.go` diff): any changed input is an update; `triggers` (and its
 elements, through the SDK's replace_on_changes=["triggers[*]"]) force a replacement.

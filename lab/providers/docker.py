@@ -1,6 +1,6 @@
 """docker:index/network:Network and docker:index/service:Service as pulumi-docker 5.2.0
 does them (its bundled kreuzwerker/terraform-provider-docker v4.5.0, moby client
-v28.5.2, docker/cli v28.5.2 connhelper). Facts: /work/research/docker.md.
+v28.5.2, docker/cli v28.5.2 connhelper). Facts: docs/upstream/docker.md.
 
 THIS IS THE ONE PLACE WHERE LAB CODE STANDS IN FOR A PROVIDER'S OWN CODE: the real
 provider is Go (the TF resource funcs over the moby client); here the same API calls

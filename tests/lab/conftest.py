@@ -62,3 +62,11 @@ def lab_hosts(request: pytest.FixtureRequest) -> Iterator[int]:
     ran = sum(1 for item in request.session.items if item.path.parent == Path(__file__).parent)
     if request.session.testsfailed == failed and ran > 1:  # a whole, green run of the lab tests
         _record(time.monotonic() - t0, ran)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _real_deployer_home() -> Iterator[None]:
+    from tests.conftest import real_deployer_home
+
+    with real_deployer_home():
+        yield
