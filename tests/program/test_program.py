@@ -295,7 +295,7 @@ def test_every_command_is_bounded_in_each_operation_it_runs(default: Run) -> Non
         assert not missing, (c.name, missing)
         conn = unwrap(c.inputs.get("connection") or {})
         if int(conn.get("dialErrorLimit", 10)) < 0:
-            assert c.custom_timeouts.get("update") and c.custom_timeouts.get("delete") or "delete" not in ops, c.name
+            assert (c.custom_timeouts.get("update") and c.custom_timeouts.get("delete")) or "delete" not in ops, c.name
 
 
 def test_taking_a_node_out_drains_leaves_and_removes(default: Run) -> None:
@@ -456,8 +456,17 @@ def _short_dur(seconds: float) -> str:
 
 
 def test_short_dur_model() -> None:
-    for given, read_back in [("60s", "1m"), ("10s", "10s"), ("1m30s", "1m30s"), ("90s", "1m30s"),
-                             ("1h0m0s", "1h"), ("5m", "5m"), ("0s", "0s"), ("500ms", "500ms"), ("2h30m", "2h30m")]:
+    for given, read_back in [
+        ("60s", "1m"),
+        ("10s", "10s"),
+        ("1m30s", "1m30s"),
+        ("90s", "1m30s"),
+        ("1h0m0s", "1h"),
+        ("5m", "5m"),
+        ("0s", "0s"),
+        ("500ms", "500ms"),
+        ("2h30m", "2h30m"),
+    ]:
         assert _short_dur(_go_duration_seconds(given)) == read_back, given  # fmt: skip
 
 

@@ -22,8 +22,8 @@ def test_exact_rule_set() -> None:
 
 
 def test_one_rule_per_cidr() -> None:
-    rules = ingress_rules(("198.51.100.7/32", "2001:db8::/64"), ("203.0.113.0/24", "192.0.2.0/24"), 8080)
-    assert [r.peer for r in rules if r.port == 22] == ["198.51.100.7/32", "2001:db8::/64"]
+    rules = ingress_rules(("198.51.100.7/32", "198.51.100.64/26"), ("203.0.113.0/24", "192.0.2.0/24"), 8080)
+    assert [r.peer for r in rules if r.port == 22] == ["198.51.100.7/32", "198.51.100.64/26"]
     assert [r.peer for r in rules if r.port == 8080 and r.peer] == ["203.0.113.0/24", "192.0.2.0/24"]
 
 
