@@ -57,7 +57,7 @@ def look_up(instance_type: str) -> Region:
         if not zones:
             problems.append(
                 f"aws:region = {name!r}: answers no available zone of its own (opt-in-status "
-                "opt-in-not-required); set another with `pulumi config set aws:region eu-west-1`"
+                "opt-in-not-required); choose another with `pulumi config set aws:region <region>`"
             )
     if problems:
         raise ConfigError(problems)

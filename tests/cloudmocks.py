@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import zlib
 from typing import Any
@@ -29,8 +30,9 @@ FAKE_DISTRIBUTION = json.dumps(
 FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeKeyFakeKeyFakeKeyFakeKeyFakeKey0 mock"
 
 
-# Instance families EC2 offers in the mocked region; any other type is unknown to it.
+# The instance types EC2 offers in the mocked region: these families in these sizes.
 INSTANCE_FAMILIES = frozenset({"t2", "t3", "t3a", "t4g", "m5", "m6i", "m6g", "m7i", "m7g", "c5", "c6i", "c6g", "c7g"})
+INSTANCE_SIZE = re.compile(r"nano|micro|small|medium|large|metal|[0-9]*xlarge")
 
 
 class CloudMocks(pmocks.Mocks):
@@ -65,7 +67,8 @@ class CloudMocks(pmocks.Mocks):
             return {"id": "ami-0123456789abcdef0", "name": args.args["filters"][0]["values"][0]}, []
         if args.token == "aws:ec2/getInstanceType:getInstanceType":
             wanted = str(args.args.get("instanceType", ""))
-            if wanted.split(".")[0] not in INSTANCE_FAMILIES:
+            family, _, size = wanted.partition(".")
+            if family not in INSTANCE_FAMILIES or not INSTANCE_SIZE.fullmatch(size):
                 # What DescribeInstanceTypes answers, through the provider, as an invoke failure.
                 reason = f"InvalidInstanceType: The following supplied instance types do not exist: [{wanted}]"
                 return {}, [("instanceType", reason)]
