@@ -1,8 +1,10 @@
 """Stack configuration: read once, validated once, frozen.
 
-This module is the only reader of ``pulumi.Config``. Every problem with the
+This module is the only reader of the project's ``pulumi.Config``; what each key
+means and allows is the schema's (components/schema.py). Every problem with the
 configuration is collected and reported in one error before any resource is
-registered, so a typo never leaves a half-built stack behind.
+registered, so a typo never leaves a half-built stack behind; components/region.py
+then reports what the region cannot offer the same way.
 """
 
 from __future__ import annotations

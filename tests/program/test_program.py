@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -15,6 +14,7 @@ import yaml
 from harness.run import Run, is_secret, unwrap
 from tests.cloudmocks import FAKE_DIGEST, FAKE_PRIVATE_KEY, FAKE_PUBLIC_KEY, FAKE_TOKEN, FAKE_UNLOCK_KEY
 from tests.program.helpers import run
+from tests.skips import needs
 
 CMD = "command:remote:Command"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -139,7 +139,7 @@ def test_nothing_but_the_service_is_open_to_the_world(default: Run) -> None:
             assert int(rule.inputs["fromPort"]) == 5001 and rule.inputs["ipProtocol"] == "tcp"
 
 
-@pytest.mark.skipif(shutil.which("cloud-init") is None, reason="Debian package cloud-init not installed")
+@needs("cloud-init")
 def test_registered_user_data_is_valid_cloud_config(default: Run, tmp_path: Path) -> None:
     for i in default.of_type(INSTANCE):
         f = tmp_path / f"{i.name}.yaml"

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
 from components.userdata import UserData, render_user_data
+from tests.skips import needs
 
-needs_cloud_init = pytest.mark.skipif(
-    shutil.which("cloud-init") is None, reason="Debian package cloud-init not installed"
-)
+needs_cloud_init = needs("cloud-init")
 
 
 def test_installs_and_enables_docker_for_the_login_user() -> None:
