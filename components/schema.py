@@ -221,7 +221,9 @@ CROSS_CHECKS: tuple[tuple[tuple[str, ...], Callable[[Values], list[tuple[str, An
 
 
 # --- typing: config values arrive as strings (arrays as JSON) -------------------------
-_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() would also take "+3", "٣", "1_1"
+# ASCII digits only: int() would also take "+3", "٣", "1_1" (as 11); and at most 18 of
+# them, far beyond any bound, and short of int()'s 4300-digit limit (a ValueError).
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
 def typed(key: Key, raw: Any) -> tuple[Any, list[Bad]]:
