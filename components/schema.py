@@ -207,7 +207,7 @@ def _ssh_exposure(v: Values) -> list[tuple[str, Any, str]]:
 
 
 def _private_needs_public(v: Values) -> list[tuple[str, Any, str]]:
-    if v["sshPrivateKey"] and not v["sshPublicKey"]:
+    if v["sshPrivateKey"] is not None and not v["sshPublicKey"]:
         return [("sshPrivateKey", None, "is set but sshPublicKey is not: set both, or neither to generate a key")]
     return []
 
