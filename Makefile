@@ -7,6 +7,7 @@
 # make lock   - recompile requirements.lock.txt and policy/requirements.txt from the ranges
 # make lint   - ruff, pyright, shellcheck, actionlint, zizmor, cloud-init schema
 # make bench  - print performance numbers
+# make docs   - regenerate README.md's config table and Pulumi.yaml's config: from components/schema.py
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -37,7 +38,7 @@ PIP_TOOLS := pip-tools==7.6.2
 LOCK_ARGS ?=
 PIP_COMPILE_ARGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: venv policy-venv lock deps test test-unit lab lab-down up preview destroy refresh lint bench vm-lab vm-lab-down
+.PHONY: venv policy-venv lock deps test test-unit lab lab-down up preview destroy refresh lint bench vm-lab vm-lab-down docs
 
 $(VENV)/.installed: $(LOCK)
 	python3 -m venv --clear $(VENV)
@@ -78,6 +79,9 @@ test: venv deps
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit tests/program tests/policy
+
+docs: venv
+	$(PY) -m components.schema docs --write
 
 lab: LAB_T0 := $(shell date +%s.%N)
 lab: venv deps

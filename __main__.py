@@ -3,10 +3,9 @@
 import os
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_tls as tls
 
-from components import environment
+from components import environment, region
 from components import settings as config
 from components.access import Access, AccessArgs
 from components.firewall import Firewall, FirewallArgs
@@ -15,13 +14,14 @@ from components.nodes import Nodes, NodesArgs
 from components.service import Service, ServiceArgs
 from components.swarm import Swarm, SwarmArgs
 
-# Validate everything before anything is created; then cap azCount by the region.
+# Validate everything before anything is created: the configuration first (no AWS
+# call), then what the region offers (instance type, zones); then cap azCount by it.
 environment.check(os.environ)
 cfg = config.load()
-zones = aws.get_availability_zones(state="available").names
-if len(zones) < cfg.az_count:
-    cfg = config.load(available_azs=len(zones))
-zones = sorted(zones)[: cfg.az_count]
+where = region.look_up(cfg.instance_type)
+if len(where.zones) < cfg.az_count:
+    cfg = config.load(available_azs=len(where.zones))
+zones = where.zones[: cfg.az_count]
 
 cluster = f"{pulumi.get_project()}-{pulumi.get_stack()}"
 tags = {"swarm-cluster": cluster, "managed-by": "pulumi"}
@@ -53,6 +53,7 @@ nodes = Nodes(
         managers=cfg.manager_count,
         workers=cfg.worker_count,
         instance_type=cfg.instance_type,
+        architectures=where.architectures,
         root_volume_gb=cfg.root_volume_gb,
         subnet_ids=net.subnet_ids,
         zones=zones,

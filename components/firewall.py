@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from dataclasses import dataclass
 
@@ -20,13 +21,87 @@ class Rule:
     description: str
 
 
+# Ports the swarm itself needs between members (cluster management, gossip, VXLAN
+# data plane) and SSH: the service may not publish on any of them.
+SSH_PORT = 22
+SWARM_MGMT_PORT, GOSSIP_PORT, VXLAN_PORT = 2377, 7946, 4789
+SWARM_PORTS = {SWARM_MGMT_PORT: "swarm management", GOSSIP_PORT: "swarm gossip", VXLAN_PORT: "VXLAN data plane"}
+RESERVED_PORTS = {SSH_PORT: "SSH", **SWARM_PORTS}
+
 # Swarm's own traffic: only between members, by referencing the group, never a CIDR.
 SWARM_RULES = (
-    Rule("swarm-mgmt", "tcp", 2377, None, "swarm cluster management (members only)"),
-    Rule("gossip-tcp", "tcp", 7946, None, "swarm node gossip, tcp (members only)"),
-    Rule("gossip-udp", "udp", 7946, None, "swarm node gossip, udp (members only)"),
-    Rule("vxlan", "udp", 4789, None, "overlay network VXLAN data plane (members only)"),
+    Rule("swarm-mgmt", "tcp", SWARM_MGMT_PORT, None, "swarm cluster management (members only)"),
+    Rule("gossip-tcp", "tcp", GOSSIP_PORT, None, "swarm node gossip, tcp (members only)"),
+    Rule("gossip-udp", "udp", GOSSIP_PORT, None, "swarm node gossip, udp (members only)"),
+    Rule("vxlan", "udp", VXLAN_PORT, None, "overlay network VXLAN data plane (members only)"),
 )
+
+# No IPv4 allocation is larger than a /8 (IANA's unit to the regional registries), so a
+# shorter prefix is never one network's own addresses: it opens the port to strangers.
+BROADEST_OWN_PREFIX = 8
+
+
+def published_port_problems(port: int) -> list[tuple[int, str]]:
+    """(value, rule) when the service would publish on a port the swarm or SSH needs."""
+    if port in RESERVED_PORTS:
+        return [(port, f"is the {RESERVED_PORTS[port]} port; pick a port not in {sorted(RESERVED_PORTS)}")]
+    return []
+
+
+def cidr_problems(values: list[str]) -> list[tuple[str, str]]:
+    """(value, rule) for each CIDR of a list that cannot become one ingress rule."""
+    found: list[tuple[str, str]] = []
+    spelled: dict[str, str] = {}  # canonical form -> the spelling first given
+    for v in values:
+        try:
+            net = ipaddress.ip_network(v.strip(), strict=True)
+        except ValueError as exc:
+            hint = ""
+            with contextlib.suppress(ValueError):
+                hint = f" (did you mean {ipaddress.ip_network(v.strip(), strict=False)}?)"
+            found.append((v, f"must be a valid CIDR with no host bits set{hint}: {exc}"))
+            continue
+        if net.version != 4:
+            # The VPC has no IPv6 (network.py): an IPv6 peer can never reach a node.
+            found.append((v, "must be an IPv4 CIDR: the VPC and the nodes have no IPv6 address"))
+            continue
+        if str(net) in spelled:
+            # Each CIDR becomes one rule resource named after it: a second spelling of the
+            # same network would register two resources with one name, which the engine
+            # refuses mid-deployment (duplicate URN).
+            found.append((v, f"is the same network as {spelled[str(net)]!r}, listed before it: list each CIDR once"))
+            continue
+        spelled[str(net)] = v
+    return found
+
+
+def canonical_cidrs(values: list[str]) -> tuple[str, ...]:
+    """The CIDRs of a list that passed cidr_problems, as the rules name them."""
+    return tuple(str(ipaddress.ip_network(v.strip(), strict=True)) for v in values)
+
+
+def world_exposure_problems(values: list[str]) -> list[tuple[object, str]]:
+    """(value, rule) when the CIDRs of VALUES open a port to the whole internet, or to a
+    block no one owns. Checked on the union, not on each CIDR: 0.0.0.0/1 plus 128.0.0.0/1
+    is 0.0.0.0/0. Values that are not CIDRs are skipped (cidr_problems reports them).
+    """
+    nets = []
+    for v in values:
+        with contextlib.suppress(ValueError):
+            nets.append(ipaddress.ip_network(v.strip(), strict=True))
+    found: list[tuple[object, str]] = []
+    for world in (ipaddress.IPv4Network("0.0.0.0/0"), ipaddress.IPv6Network("::/0")):
+        same = [n for n in nets if n.version == world.version]
+        if world in ipaddress.collapse_addresses(same):  # type: ignore[arg-type]
+            shown: object = str(same[0]) if len(same) == 1 else [str(n) for n in same]
+            found.append((shown, "covers the whole internet"))
+    if not found:
+        found += [
+            (str(n), f"is larger than a /{BROADEST_OWN_PREFIX}, the largest block anyone is allocated")
+            for n in nets
+            if n.version == 4 and n.prefixlen < BROADEST_OWN_PREFIX
+        ]
+    return found
 
 
 def _slug(cidr: str) -> str:
@@ -82,7 +157,6 @@ class Firewall(pulumi.ComponentResource):
             opts=child,
         )
         for rule in ingress_rules(args.ssh_cidrs, args.app_cidrs, args.app_port, args.encrypted_overlay):
-            v6 = rule.peer is not None and ipaddress.ip_network(rule.peer).version == 6
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-{rule.name}",
                 security_group_id=group.id,
@@ -91,8 +165,7 @@ class Firewall(pulumi.ComponentResource):
                 to_port=rule.port,
                 description=rule.description,
                 referenced_security_group_id=group.id if rule.peer is None else None,
-                cidr_ipv4=rule.peer if rule.peer is not None and not v6 else None,
-                cidr_ipv6=rule.peer if v6 else None,
+                cidr_ipv4=rule.peer,  # IPv4 only, as the VPC (cidr_problems refuses IPv6)
                 opts=child,
             )
         # Nodes pull images and packages from the internet (the VPC is IPv4-only).

@@ -15,10 +15,41 @@ read-back agree, and the next `up` changes nothing.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 _DEFAULT_DOMAIN = "docker.io"
 _OFFICIAL_PREFIX = "library/"
+
+# An image reference as docker parses it: distribution/reference's grammar
+# (reference/regexp.go: ReferenceRegexp, with NameTotalLengthMax = 255), which the
+# daemon, the CLI and the docker provider all apply. Its first character is a letter or
+# digit, so a reference can never be read as an option (`docker run --privileged`), and
+# it holds no space, quote or newline.
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+REFERENCE = re.compile(rf"(?P<name>{_NAME})(?::{_TAG})?(?:@{_DIGEST})?")
+NAME_TOTAL_LENGTH_MAX = 255
+
+
+def reference_problems(ref: str) -> list[tuple[str, str]]:
+    """(value, rule) when docker would not parse REF as an image reference; [] if it would."""
+    m = REFERENCE.fullmatch(ref)
+    if m is None:
+        rule = "must be an image reference as docker parses it, e.g. nginx:1.27 or registry:5000/team/app:v1"
+        return [(ref, rule + " (lowercase repository, no spaces, not starting with '-')")]
+    if len(m["name"]) > NAME_TOTAL_LENGTH_MAX:
+        return [(ref, f"has a repository name longer than {NAME_TOTAL_LENGTH_MAX} characters")]
+    if re.fullmatch(r"[a-f0-9]{64}", m["name"]):
+        # reference.ParseNormalizedNamed: such a name could be an image ID.
+        return [(ref, "must not be a 64-character hexadecimal name (docker reads it as an image ID)")]
+    return []
 
 
 @dataclass(frozen=True)

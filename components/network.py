@@ -8,7 +8,42 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import SUBNET_EXTRA_BITS
+# Subnets are carved this many bits below the VPC prefix (16 slots): enough for
+# the 6 AZs we allow and room to add private subnets later without renumbering.
+SUBNET_EXTRA_BITS = 4
+# AWS keeps 5 addresses of every subnet for itself.
+AWS_RESERVED_PER_SUBNET = 5
+# AWS allows VPCs from /16 to /28; ours stop at /24 so that each subnet (4 bits
+# smaller) is still a valid subnet (/28 at most).
+VPC_PREFIXES = (16, 24)
+
+
+def vpc_cidr_problems(cidr: str) -> list[tuple[str, str]]:
+    """(value, rule) for a VPC CIDR this network cannot be built in; [] if fine."""
+    lo, hi = VPC_PREFIXES
+    try:
+        vpc = ipaddress.ip_network(cidr, strict=True)
+    except ValueError as exc:
+        return [(cidr, f"must be a valid IPv4 CIDR from /{lo} to /{hi}: {exc}")]
+    if vpc.version != 4 or not lo <= vpc.prefixlen <= hi:
+        return [(cidr, f"must be an IPv4 CIDR from /{lo} to /{hi} (AWS allows no larger VPC)")]
+    return []
+
+
+def subnet_capacity_problems(cidr: str, nodes: int, zones: int) -> list[tuple[str, str]]:
+    """(value, rule) when one subnet of CIDR cannot hold its share of NODES over ZONES."""
+    prefix = ipaddress.ip_network(cidr).prefixlen
+    per_subnet = 2 ** (32 - prefix - SUBNET_EXTRA_BITS) - AWS_RESERVED_PER_SUBNET
+    need = -(-nodes // zones)
+    if need <= per_subnet:
+        return []
+    return [
+        (
+            cidr,
+            f"gives subnets of {per_subnet} usable addresses, but {need} nodes land in one "
+            f"subnet (managerCount + workerCount over azCount={zones}); use a larger vpcCidr",
+        )
+    ]
 
 
 def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -16,13 +18,57 @@ CANONICAL = "099720109477"
 UBUNTU_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*"
 
 
+# The key types EC2 ImportKeyPair accepts: RSA and ED25519 (ECDSA and the FIDO
+# "sk-" types are refused when the KeyPair is created, after the network exists).
+KEY_TYPES = ("ssh-ed25519", "ssh-rsa")
+_ED25519_KEY_BYTES = 32
+
+
+def _ssh_fields(blob: bytes) -> list[bytes] | None:
+    """The SSH wire-format strings of a public key blob (RFC 4253 6.6), or None if torn."""
+    fields = []
+    while blob:
+        if len(blob) < 4:
+            return None
+        n = int.from_bytes(blob[:4], "big")
+        if len(blob) < 4 + n:
+            return None
+        fields.append(blob[4 : 4 + n])
+        blob = blob[4 + n :]
+    return fields
+
+
+def public_key_problems(text: str) -> list[tuple[str, str]]:
+    """(value, rule) when TEXT is not one OpenSSH public key line EC2 ImportKeyPair takes."""
+    rule = "must be one OpenSSH public key line, e.g. 'ssh-ed25519 AAAAC3... you@host'"
+    if "PRIVATE KEY" in text:
+        # Not echoed: it is the secret half. sshPrivateKey takes it, as a secret.
+        return [("[a private key, not shown]", rule + " (this is a private key: give its public half)")]
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    parts = text.split()
+    if "\n" in text or "\r" in text or len(parts) < 2:
+        return [(shown, rule)]
+    if parts[0] not in KEY_TYPES:
+        return [(shown, rule + f" (EC2 imports only these types: {', '.join(KEY_TYPES)})")]
+    try:
+        fields = _ssh_fields(base64.b64decode(parts[1], validate=True))
+    except (binascii.Error, ValueError):
+        return [(shown, rule + " (the key body is not base64)")]
+    # ssh-ed25519: the type and a 32-byte key; ssh-rsa: the type, exponent e and modulus n.
+    want = 2 if parts[0] == "ssh-ed25519" else 3
+    if not fields or fields[0] != parts[0].encode() or len(fields) != want:
+        return [(shown, rule + " (the key body does not match its type)")]
+    if parts[0] == "ssh-ed25519" and len(fields[1]) != _ED25519_KEY_BYTES:
+        return [(shown, rule + " (the key body does not match its type)")]
+    return []
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     """Where one node goes. Pure data, computed before any resource exists."""
 
     name: str
     role: str  # manager | worker
-    index: int  # position among all nodes
     zone_index: int
 
 
@@ -32,10 +78,8 @@ def plan_nodes(prefix: str, managers: int, workers: int, zones: int) -> list[Nod
     Managers take consecutive zones, so a 3-manager cluster survives a zone's loss.
     Names are stable: worker-2 stays worker-2 when worker-3 is added or removed.
     """
-    specs = [NodeSpec(f"{prefix}-manager-{i + 1}", "manager", i, i % zones) for i in range(managers)]
-    specs += [
-        NodeSpec(f"{prefix}-worker-{i + 1}", "worker", managers + i, (managers + i) % zones) for i in range(workers)
-    ]
+    specs = [NodeSpec(f"{prefix}-manager-{i + 1}", "manager", i % zones) for i in range(managers)]
+    specs += [NodeSpec(f"{prefix}-worker-{i + 1}", "worker", (managers + i) % zones) for i in range(workers)]
     return specs
 
 
@@ -63,6 +107,7 @@ class NodesArgs:
     managers: int
     workers: int
     instance_type: str
+    architectures: tuple[str, ...]  # what EC2 says the type supports (components/region.py)
     root_volume_gb: int
     subnet_ids: list[pulumi.Output[str]]
     zones: list[str]
@@ -86,7 +131,7 @@ class Nodes(pulumi.ComponentResource):
         super().__init__("swarm:aws:Nodes", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        arch = ami_architecture(aws.ec2.get_instance_type(instance_type=args.instance_type).supported_architectures)
+        arch = ami_architecture(args.architectures)
         ami = aws.ec2.get_ami(
             owners=[CANONICAL],
             most_recent=True,

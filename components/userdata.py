@@ -11,10 +11,29 @@ import yaml
 
 from components.commands import script_text
 
-_HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+# A login user cloud-init can create and usermod can name (useradd's default rule).
+LOGIN_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _SSH_KEYS = re.compile(r"^ssh_(keys|deletekeys|genkeytypes)\s*:", re.M)
-REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+# An insecure registry as dockerd accepts it in daemon.json (moby registry/config.go,
+# LoadInsecureRegistries: ValidateIndexName refuses a leading or trailing '-', then
+# validateHostPort wants distribution/reference's domain grammar, components of
+# [A-Za-z0-9] with inner '-' joined by single dots, and a port of ASCII digits up to
+# 65535). dockerd refuses to start on an entry it rejects, on every node. Narrower
+# here: host names and IPv4 addresses (no CIDR, no IPv6: the VPC has none), ports from 1.
+_DOMAIN_COMPONENT = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
+REGISTRY = re.compile(rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::(?P<port>[0-9]{{1,5}}))?")
+
+
+def registry_problems(values: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """(value, rule) for each entry dockerd would refuse as an insecure registry."""
+    found = []
+    for reg in values:
+        m = REGISTRY.fullmatch(reg)  # fullmatch: `$` would let a trailing newline through
+        if m is None or (m["port"] is not None and not 1 <= int(m["port"]) <= 65535):
+            found.append((reg, "must be host[:port] of a registry as dockerd takes it, e.g. 10.0.1.5:5000"))
+    return found
 
 
 @dataclass(frozen=True)
@@ -38,13 +57,12 @@ def daemon_config(insecure_registries: tuple[str, ...] = ()) -> dict[str, object
 
 def render_user_data(ud: UserData) -> str:
     """The #cloud-config for one node. Pure; raises ValueError on unsafe values."""
-    if not _HOSTNAME.match(ud.hostname):
+    if not _HOSTNAME.fullmatch(ud.hostname):
         raise ValueError(f"bad hostname {ud.hostname!r}")
-    if not _USER.match(ud.login_user):
+    if not LOGIN_USER.fullmatch(ud.login_user):
         raise ValueError(f"bad login user {ud.login_user!r}")
-    for reg in ud.insecure_registries:
-        if not REGISTRY.match(reg):
-            raise ValueError(f"bad registry {reg!r}")
+    for reg, _ in registry_problems(ud.insecure_registries):
+        raise ValueError(f"bad registry {reg!r}")
     text = Template(script_text("cloud-init.yaml")).substitute(
         hostname=ud.hostname,
         login_user=ud.login_user,

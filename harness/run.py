@@ -85,7 +85,7 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: pmocks.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
-        self.by_urn: dict[str, Registration] = {}
+        self._urns: set[str] = set()  # every URN registered, to refuse a second one
         self._lock = threading.Lock()
         self.current: threading.local = threading.local()
 
@@ -94,11 +94,11 @@ class RecordingMonitor(MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
         with self._lock:
-            if urn in self.by_urn:
+            if urn in self._urns:
                 # The mock monitor would overwrite the first silently; the engine stops the
                 # deployment (pulumi/pulumi v3.259 pkg/resource/deploy/step_generator.go).
                 raise DuplicateURN(f"Duplicate resource URN '{urn}'; try giving it a unique name")
-            self.by_urn[urn] = None  # type: ignore[assignment]  # claimed; filled below
+            self._urns.add(urn)
         timeouts = request.customTimeouts
         reg = Registration(
             urn=urn,
@@ -127,7 +127,6 @@ class RecordingMonitor(MockMonitor):
         reg.outputs = self.resources[urn].state if urn in self.resources else {}
         with self._lock:
             self.registrations.append(reg)
-            self.by_urn[urn] = reg
         return response
 
 
@@ -146,10 +145,6 @@ class Run:
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} resources named {name!r}")
         return matches[0]
-
-    @property
-    def by_urn(self) -> dict[str, Registration]:
-        return {r.urn: r for r in self.registrations}
 
 
 def run_program(

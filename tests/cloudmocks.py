@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import zlib
 from typing import Any
@@ -12,7 +13,6 @@ from pulumi.runtime import mocks as pmocks
 
 from harness.run import RecordingMonitor, secret
 
-FAKE_UNLOCK_KEY = "SWMKEY-1-0000fakeunlockkey0000000000000000000000"
 FAKE_UNLOCK_KEY = "SWMKEY-1-0000fakeunlockkey0000000000000000000000"
 FAKE_TOKEN = "SWMTKN-1-0000000000fake0000000000token000000000000-0000fake0000"
 FAKE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nZmFrZQ==\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -30,11 +30,23 @@ FAKE_DISTRIBUTION = json.dumps(
 FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeKeyFakeKeyFakeKeyFakeKeyFakeKey0 mock"
 
 
-class CloudMocks(pmocks.Mocks):
-    """Answers like AWS would, with plausible ids and addresses; thread-safe."""
+# The instance types EC2 offers in the mocked region: these families in these sizes.
+INSTANCE_FAMILIES = frozenset({"t2", "t3", "t3a", "t4g", "m5", "m6i", "m6g", "m7i", "m7g", "c5", "c6i", "c6g", "c7g"})
+INSTANCE_SIZE = re.compile(r"nano|micro|small|medium|large|metal|[0-9]*xlarge")
 
-    def __init__(self, zones: int = 3, architectures: tuple[str, ...] = ("x86_64",)) -> None:
+
+class CloudMocks(pmocks.Mocks):
+    """Answers like AWS would, with plausible ids and addresses; thread-safe.
+
+    ZONES standard zones (opt-in-not-required) and LOCAL_ZONES opted-in Local Zones,
+    which DescribeAvailabilityZones lists too unless filtered out by opt-in-status.
+    """
+
+    def __init__(
+        self, zones: int = 3, architectures: tuple[str, ...] = ("x86_64",), local_zones: tuple[str, ...] = ()
+    ) -> None:
         self.zones = [f"eu-west-1{c}" for c in "abcdef"[:zones]]
+        self.opt_in = {**dict.fromkeys(self.zones, "opt-in-not-required"), **dict.fromkeys(local_zones, "opted-in")}
         self.architectures = list(architectures)
         self.monitor: RecordingMonitor | None = None
         self._ids = itertools.count(1)
@@ -49,10 +61,17 @@ class CloudMocks(pmocks.Mocks):
         with self._lock:
             self.calls.append((args.token, dict(args.args)))
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": self.zones, "zoneIds": [z + "-id" for z in self.zones]}, []
+            names = [z for z, status in self.opt_in.items() if _passes(status, args.args.get("filters"))]
+            return {"names": names, "zoneIds": [z + "-id" for z in names]}, []
         if args.token == "aws:ec2/getAmi:getAmi":
             return {"id": "ami-0123456789abcdef0", "name": args.args["filters"][0]["values"][0]}, []
         if args.token == "aws:ec2/getInstanceType:getInstanceType":
+            wanted = str(args.args.get("instanceType", ""))
+            family, _, size = wanted.partition(".")
+            if family not in INSTANCE_FAMILIES or not INSTANCE_SIZE.fullmatch(size):
+                # What DescribeInstanceTypes answers, through the provider, as an invoke failure.
+                reason = f"InvalidInstanceType: The following supplied instance types do not exist: [{wanted}]"
+                return {}, [("instanceType", reason)]
             return {"supportedArchitectures": self.architectures}, []
         return {}, []
 
@@ -81,7 +100,7 @@ class CloudMocks(pmocks.Mocks):
             stdout = ""
             if "join-token -q" in create:
                 stdout = FAKE_TOKEN
-            elif "unlock-key -q" in create or "unlock-key -q" in create:
+            elif "unlock-key -q" in create:
                 stdout = FAKE_UNLOCK_KEY
             elif "docker swarm init" in create:
                 stdout = "swarmid0123456789\n"
@@ -97,6 +116,14 @@ class CloudMocks(pmocks.Mocks):
             out.update(stdout="", stderr="")
             return f"local-{n}", out
         return f"{args.name}-id", out
+
+
+def _passes(opt_in_status: str, filters: Any) -> bool:
+    """DescribeAvailabilityZones' filter, for the one filter the program sends."""
+    for f in filters or []:
+        if f.get("name") == "opt-in-status" and opt_in_status not in f.get("values", []):
+            return False
+    return True
 
 
 def _plain(value: Any) -> str:

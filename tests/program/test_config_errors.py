@@ -24,6 +24,12 @@ CASES = [
     {"managerCount": 4, "servicePublishedPort": 22, "appAllowedCidrs": ["x"]},
     # A typo: only the list of every key that is set (PULUMI_CONFIG) reveals it.
     {"mangerCount": 3},
+    # Values that used to fail only mid-deployment (more on the validators: tests/unit).
+    {"sshAllowedCidrs": ["0.0.0.0/1", "128.0.0.0/1"]},
+    {"smokeProbeImage": "--privileged"},
+    {"serviceName": "my.app"},
+    {"dockerInsecureRegistries": ["10.0.0.5:5000\n"]},
+    {"managerCount": "+3"},
 ]
 
 
@@ -73,3 +79,63 @@ def test_the_config_environment_lasts_one_run(monkeypatch: pytest.MonkeyPatch) -
     assert [p.split(" = ")[0] for p in err.value.problems] == ["mangerCount"]
     assert os.environ["PULUMI_CONFIG"] == '{"docker-swarm:outer": "1"}'
     assert "PULUMI_CONFIG_SECRET_KEYS" not in os.environ
+
+
+def _refused(mocks: CloudMocks, config: dict, **kw) -> list[str]:
+    mon = RecordingMonitor(mocks)
+    mocks.monitor = mon
+    with pytest.raises(ConfigError) as err:
+        run_program(mocks, {**BASE, **config}, monitor=mon, **kw)
+    assert mon.registrations == []
+    return err.value.problems
+
+
+def test_an_unknown_instance_type_stops_the_program_before_any_resource() -> None:
+    """A typo used to fail when the first instance was created, after the network and firewall."""
+    mocks = CloudMocks()
+    problems = _refused(mocks, {"instanceType": "t3.micor"})
+    assert len(problems) == 1 and problems[0].startswith("instanceType = 't3.micor': is not an instance type EC2")
+    assert "InvalidInstanceType" in problems[0] and "eu-west-1" in problems[0]
+    assert mocks.calls[0][0] == "aws:ec2/getInstanceType:getInstanceType"
+
+
+def test_a_region_without_zones_stops_the_program_with_its_name() -> None:
+    problems = _refused(CloudMocks(zones=0), {"instanceType": "nope.large"})
+    assert [p.split(" = ")[0] for p in problems] == ["instanceType", "aws:region"]
+    assert problems[1].startswith("aws:region = 'eu-west-1': answers no available zone")
+
+
+AZ_TOKEN = "aws:index/getAvailabilityZones:getAvailabilityZones"
+
+
+def test_local_zones_are_never_chosen() -> None:
+    """The mock lists an opted-in Local Zone unless the call filters on opt-in-status, as
+    DescribeAvailabilityZones does; its name sorts first, so unfiltered it would be chosen."""
+    local = "eu-west-1-lhr-1a"
+    unfiltered = CloudMocks(zones=2, local_zones=(local,)).call(_call(AZ_TOKEN, {}))[0]["names"]
+    assert sorted(unfiltered)[0] == local
+    mocks = CloudMocks(zones=2, local_zones=(local,))
+    r = run_program(mocks, BASE)
+    zones = sorted(x.inputs["availabilityZone"] for x in r.of_type("aws:ec2/subnet:Subnet"))
+    assert zones == ["eu-west-1a", "eu-west-1b"]  # azCount 3, capped at the 2 standard zones
+    (az_call,) = [a for t, a in mocks.calls if t == AZ_TOKEN]
+    assert az_call["filters"] == [{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
+
+
+def _call(token: str, args: dict):
+    from pulumi.runtime import mocks as pmocks
+
+    return pmocks.MockCallArgs(token=token, args=args, provider="")
+
+
+PRIVATE = "-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0LWJvZHktb2YtdGhlLWtleQ==\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+@pytest.mark.parametrize("name", ["sshPrivatekey", "sshPrivateKey"])
+def test_no_error_message_holds_the_private_key(name: str) -> None:
+    """Set as a secret (the CLI would mask it only where it appears as given), misspelt or
+    not, alongside other errors: the message names the key, never its value."""
+    problems = _refused(CloudMocks(), {name: PRIVATE, "managerCount": 2}, secret_keys=(name,))
+    text = str(ConfigError(problems))
+    assert "c2VjcmV0LWJvZHkt" not in text and "PRIVATE KEY" not in text
+    assert any(p.startswith(f"{name} = ") for p in problems)

@@ -54,3 +54,26 @@ def test_a_reference_with_a_digest_keeps_it() -> None:
     other = "sha256:" + "11" * 32
     p = pin(f"app:1@{other}", json.dumps({"Descriptor": {"digest": DIGEST}, "Platforms": []}))
     assert p.image == f"app:1@{other}" and p.platforms == ()
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["-x", "--privileged", "my image", "Nginx:1", "nginx:1.27 --rm", "nginx:\n", "a..b", "nginx:-1", "nginx@sha256:1",
+     "/nginx", "nginx/", "reg:5000:1/x", "f" * 64, "x" * 256, "", "nginx\u0663"],
+)  # fmt: skip
+def test_references_docker_would_not_parse_are_refused(ref: str) -> None:
+    """distribution/reference's grammar: what docker run and the docker provider parse."""
+    from components.image_ref import reference_problems
+
+    assert reference_problems(ref)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["nginx", "nginx:1.27", "library/nginx:latest", "shaikkhajaibrahim/qttestapp:1.0", "10.77.0.1:5000/testapp:lab",
+     "registry.example.com:5000/team/app:v1@sha256:" + "ab" * 32, "localhost/a_b__c-d.e", "[fd00::1]:5000/probe"],
+)  # fmt: skip
+def test_references_docker_parses_pass(ref: str) -> None:
+    from components.image_ref import reference_problems
+
+    assert reference_problems(ref) == []

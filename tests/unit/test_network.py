@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.network import subnet_cidrs
-from components.settings import SUBNET_EXTRA_BITS
+from components.network import SUBNET_EXTRA_BITS, subnet_cidrs
 
 
 def test_default_vpc_gives_slash_20_subnets_in_order() -> None:

@@ -32,3 +32,37 @@ def test_names_are_stable_when_workers_change() -> None:
 def test_architecture() -> None:
     assert ami_architecture(["x86_64", "i386"]) == "amd64"
     assert ami_architecture(["arm64"]) == "arm64"
+
+
+ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl you@host"
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTY= x", "EC2 imports only"),
+        ("sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t", "EC2 imports only"),
+        ("ssh-dss AAAAB3NzaC1kc3M=", "EC2 imports only"),
+        ("ssh-ed25519", "public key line"),  # a type, no body
+        ("ssh-rsa " + ED25519.split()[1], "does not match its type"),
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAAUE=", "does not match its type"),  # a 1-byte key
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "does not match its type"),  # the type, no key
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOM", "not base64"),  # cut short
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMq", "does not match its type"),  # torn
+        (ED25519 + "\n" + ED25519, "public key line"),  # two keys
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRIVATE KEY-----", "this is a private key"),
+    ],
+)
+def test_keys_ec2_import_key_pair_would_refuse_are_refused(text: str, rule: str) -> None:
+    from components.nodes import public_key_problems
+
+    ((shown, found),) = public_key_problems(text)
+    assert rule in found
+    assert "b3Bl" not in shown  # a private key is never shown
+
+
+def test_keys_ec2_imports_pass() -> None:
+    from components.nodes import public_key_problems
+    from tests.unit.test_settings import RSA
+
+    assert public_key_problems(ED25519) == [] and public_key_problems(RSA) == []

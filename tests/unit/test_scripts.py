@@ -4,7 +4,6 @@ exercised both ways, so removing a guard fails a test."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from components.commands import SCRIPTS_DIR, render
+from tests.skips import needs
 
 FAKEBIN = Path(__file__).resolve().parent / "fakebin"
 
@@ -268,7 +268,7 @@ def test_readiness_gate(host: Host, out: str, rc: int, ok: bool) -> None:
     assert "status --wait --long" in host.log("cloud-init.argv")
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+@needs("shellcheck")
 def test_shellcheck_clean() -> None:
     scripts = sorted(str(p) for p in SCRIPTS_DIR.glob("*.sh"))
     r = subprocess.run(["shellcheck", "-s", "bash", "-S", "style", *scripts], capture_output=True, text=True)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
 from components.userdata import UserData, render_user_data
+from tests.skips import needs
 
-needs_cloud_init = pytest.mark.skipif(
-    shutil.which("cloud-init") is None, reason="Debian package cloud-init not installed"
-)
+needs_cloud_init = needs("cloud-init")
 
 
 def test_installs_and_enables_docker_for_the_login_user() -> None:
@@ -110,3 +108,24 @@ def test_only_the_packages_a_node_needs() -> None:
     doc = yaml.safe_load(render_user_data(UserData("n1", "ubuntu")))
     assert 'APT::Install-Recommends "false";' in doc["apt"]["conf"]
     assert {"docker.io", "apparmor", "ca-certificates", "curl"} <= set(doc["packages"])
+
+
+@pytest.mark.parametrize(
+    "reg",
+    ["10.0.0.5:5000\n", "10.0.0.5:99999", "10.0.0.5:\u0665\u0660\u0660\u0660", "-", "-reg", "reg-", "a..b", "reg:0",
+     "http://reg:5000", "reg:5000/path", "r\u00e9g.example", "10.0.0.0/24", "[::1]:5000", "", "reg:"],
+)  # fmt: skip
+def test_registries_dockerd_would_refuse_are_refused(reg: str) -> None:
+    """dockerd does not start on an insecure-registries entry it refuses (moby registry/config.go)."""
+    from components.userdata import registry_problems
+
+    assert registry_problems([reg]) == [(reg, registry_problems([reg])[0][1])]
+    with pytest.raises(ValueError):
+        render_user_data(UserData("n1", "ubuntu", (reg,)))
+
+
+@pytest.mark.parametrize("reg", ["10.78.0.1:5000", "reg.internal", "my-reg.example.com:65535", "localhost:1", "a"])
+def test_registries_dockerd_takes_pass(reg: str) -> None:
+    from components.userdata import registry_problems
+
+    assert registry_problems([reg]) == []
