@@ -22,7 +22,6 @@ def test_installs_and_enables_docker_for_the_login_user() -> None:
     assert "docker.io" in doc["packages"]
     assert ["systemctl", "enable", "--now", "docker"] in doc["runcmd"]
     assert ["usermod", "-aG", "docker", "ubuntu"] in doc["runcmd"]
-    assert any("/var/lib/swarm-node/docker-ready" in str(c) for c in doc["runcmd"])
     daemon = next(f for f in doc["write_files"] if f["path"] == "/etc/docker/daemon.json")
     assert json.loads(daemon["content"]) == {
         "log-driver": "json-file",
