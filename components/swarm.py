@@ -166,9 +166,16 @@ class Swarm(pulumi.ComponentResource):
             label = n.private_ip.apply(
                 lambda ip, n=n: render("swarm-label.sh", {"NODE_ADDR": ip, "ROLE": n.role, "AZ": n.az})
             )
+            # Every per-node step follows its instance: a replaced instance is a new host
+            # (pulumi-command: only `triggers` replace), so its join, label, leave and
+            # forget are new resources, and the old node's drain, leave and removal run
+            # at the end of the run (create-before-delete), against the old address.
+            follows = [n.instance_id]
             if n is first:
                 # The first manager is taken out only with the whole swarm (init's delete).
-                self.members.append(command(f"{name}-member-{n.short}", on(first), label, [init]))
+                self.members.append(
+                    command(f"{name}-member-{n.short}", on(first), label, [init], triggers=follows)
+                )
                 continue
             # Taking a node out runs these deletes in this order (dependents first):
             # member: drain + demote (manager) -> leave: the node leaves (deployer's ssh,
@@ -179,6 +186,7 @@ class Swarm(pulumi.ComponentResource):
                 None,
                 [init],
                 delete=n.private_ip.apply(lambda ip: render("swarm-forget.sh", {"NODE_ADDR": ip})),
+                triggers=follows,
             )
             join = command(
                 f"{name}-join-{n.short}",
@@ -191,8 +199,11 @@ class Swarm(pulumi.ComponentResource):
                 # and not in the environment (which sshd drops unless AcceptEnv lists it).
                 stdin=tokens[n.role],
                 # A token is only needed to join. Later token changes (rotation, a
-                # re-read when nodes are added) must not re-run existing joins.
+                # re-read when nodes are added) must not re-run existing joins. A
+                # replacement takes the program's new value (pulumi/pulumi v3.259
+                # step_generator.go: Check re-runs with the new inputs), a token valid now.
                 ignore_changes=["stdin"],
+                triggers=follows,
             )
             leave = local.Command(
                 f"{name}-leave-{n.short}",
@@ -207,6 +218,7 @@ class Swarm(pulumi.ComponentResource):
                     )
                 ),
                 interpreter=["/bin/bash", "-c"],
+                triggers=follows,
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[join, forget],
@@ -219,6 +231,7 @@ class Swarm(pulumi.ComponentResource):
                 label,
                 [join, leave],
                 delete=n.private_ip.apply(lambda ip: render("swarm-drain.sh", {"NODE_ADDR": ip})),
+                triggers=follows,
             )
             self.joins.append(join)
             self.members.append(member)

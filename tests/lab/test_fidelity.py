@@ -131,19 +131,22 @@ def test_encrypted_overlay_on_off_on(fresh: int) -> None:
         assert collect().service["running"] == 2
 
 
-def test_replacing_a_worker_gives_a_new_host_with_a_new_address(fresh: int) -> None:
-    """`--replace NAME` as `pulumi up --replace URN`: a new instance is a new host. (That
-    the swarm stays whole through it is the day-two issue's.)"""
+def test_replacing_a_worker_gives_a_new_host_and_keeps_the_swarm_whole(fresh: int) -> None:
+    """`--replace NAME` as `pulumi up --replace URN`: a new instance is a new host with a
+    new address; it joins with a token valid now, then the old node is drained, leaves
+    and is removed, at the end of the run (issue 13, item 1, for a worker)."""
     up()
     before = engine.State(engine.LAB_STATE)
     (old,) = before.by_name("swarm-worker-2")
     old_ip, old_host = before.outputs_of(old)["publicIp"], before.hosts["swarm-worker-2"]
-    try:
-        engine.up({}, replace=["swarm-worker-2"])
-    except Exception as exc:  # the old join cannot admit the new host yet (day two)
-        print(f"up --replace failed after the replacement: {exc}")
+    out = engine.up({}, replace=["swarm-worker-2"])
     after = engine.State(engine.LAB_STATE)
-    new = [r for r in after.by_name("swarm-worker-2") if not r.delete]
-    assert len(new) == 1
-    assert after.outputs_of(new[0])["publicIp"] != old_ip
-    assert after.hosts["swarm-worker-2"] != old_host
+    (new,) = after.by_name("swarm-worker-2")
+    assert after.outputs_of(new)["publicIp"] != old_ip and after.hosts["swarm-worker-2"] != old_host
+    s = collect()
+    assert len(s.nodes) == 3, s.nodes
+    assert all(n["state"] == "ready" and n["availability"] == "active" for n in s.nodes), s.nodes
+    assert f"swl-n{old_host}" not in {n["hostname"] for n in s.nodes}
+    assert swarm_state(old_host) == "inactive"  # the old node itself left
+    assert s.service["running"] == 2
+    assert {"boot-member-worker-2", "boot-leave-worker-2", "boot-forget-worker-2"} <= set(out.deleted)

@@ -524,3 +524,15 @@ def test_the_image_is_resolved_on_the_manager_once_per_configured_image(default:
     assert unwrap(step.inputs["connection"])["host"] == default.exports["managerPublicIp"]
     assert "/distribution/$IMAGE/json" in step.inputs["create"]
     assert step.inputs["triggers"] == ["shaikkhajaibrahim/qttestapp:1.0"]
+
+
+def test_every_per_node_step_follows_its_instance(default: Run) -> None:
+    """A replaced instance is a new host: its join must be a new resource (an update would
+    send the old, rotated-away token: ignore_changes sends the old value), and the old
+    node's drain, leave and removal must run (they are deletes of the old resources)."""
+    ids = {i.name: i.id for i in default.of_type(INSTANCE)}
+    for node, iid in ids.items():
+        short = node.removeprefix("swarm-")
+        steps = [f"boot-{s}-{short}" for s in ("join", "member", "leave", "forget", "ready")]
+        for step in (x for x in default.registrations if x.name in steps):
+            assert iid in unwrap(step.inputs.get("triggers") or []), step.name
