@@ -198,3 +198,49 @@ def test_secrets_are_sealed_in_the_state_file(tmp_path: Path) -> None:
     text = (tmp_path / "stack.json").read_text()
     assert "SWMTKN" not in text and "PRIVATE" not in text
     assert State(tmp_path).outputs_of(urn("k"))["o"]["value"] == "PRIVATE KEY"
+
+
+def test_a_changed_provider_configuration_updates_the_provider_and_replaces_nothing(tmp_path: Path) -> None:
+    """pulumi/pulumi (docs/upstream/engine.md section 6): a provider whose configuration
+    changes is updated in place unless its DiffConfig asks for a replacement, and bridged
+    providers do that only for ForcesProviderReplace fields (pulumi-docker flags none): so
+    a new `host` or `sshOpts` replaces no Service or Network; their next operations use
+    the new configuration."""
+    from dataclasses import replace as with_
+
+    log: list = []
+    prov_type = "pulumi:providers:docker"
+
+    def once(host: str) -> tuple[Deployment, dict]:
+        d = Deployment(State(tmp_path), {T: FakeProvider(log)}, events(tmp_path))  # type: ignore[arg-type]
+        p = reg("docker", {"host": host}, type_=prov_type)
+        pid, _ = d.register(p)
+        svc = with_(reg("svc", {"x": 1}), provider=f"{p.urn}::{pid}")
+        d.register(svc)
+        cfg = d.provider_config(svc.provider)
+        d.finish()
+        return d, cfg
+
+    once("ssh://root@10.0.0.1")
+    log.clear()
+    d, cfg = once("ssh://root@10.0.0.2")
+    assert d.stats.ops == {"update": 1, "same": 1}, d.stats.ops  # the provider updated; svc the same
+    assert cfg == {"host": "ssh://root@10.0.0.2"} and log == []
+
+
+def test_destroy_run_program_registrations_resolve_to_the_state(tmp_path: Path) -> None:
+    """`pulumi destroy --run-program` (pkg/engine/destroy.go): the program runs; a resource
+    in the state resolves to its stored outputs without a provider call (so the program's
+    applies, e.g. writing the deployer's key, see real values); one not in the state
+    resolves to unknowns; nothing is created."""
+    from harness.sdk_private import UNKNOWN
+
+    log: list = []
+    run(tmp_path, FakeProvider(log), [reg("a", {"x": 1})])
+    log.clear()
+    d = deploy(tmp_path, FakeProvider(log))
+    id_a, out_a = d.register_for_destroy(reg("a", {"x": 2}))
+    assert id_a.startswith("id-a") and out_a["out"] == "x" and out_a["x"] == 1
+    id_b, out_b = d.register_for_destroy(reg("b", {"y": 1}))
+    assert id_b == "" and out_b["y"] == UNKNOWN
+    assert log == []  # no create, no update
