@@ -72,14 +72,25 @@ class NodeSpec:
     zone_index: int
 
 
+# Workers are dealt from the second zone on, so the default 1 manager + 2 workers
+# fill three zones; a constant, so that the manager count never moves a worker.
+WORKER_ZONE_OFFSET = 1
+
+
 def plan_nodes(prefix: str, managers: int, workers: int, zones: int) -> list[NodeSpec]:
-    """Managers first, then workers, dealt round-robin over the zones.
+    """Each role dealt round-robin over the zones, on its own.
 
     Managers take consecutive zones, so a 3-manager cluster survives a zone's loss.
+    A node's zone depends only on its role, its number and the zone count: adding or
+    removing managers or workers never moves another node (a move is a replacement:
+    the subnet is ForceNew). A changed azCount does move nodes: those whose number
+    modulo the zone count changes (README, "Placement").
     Names are stable: worker-2 stays worker-2 when worker-3 is added or removed.
     """
     specs = [NodeSpec(f"{prefix}-manager-{i + 1}", "manager", i % zones) for i in range(managers)]
-    specs += [NodeSpec(f"{prefix}-worker-{i + 1}", "worker", (managers + i) % zones) for i in range(workers)]
+    specs += [
+        NodeSpec(f"{prefix}-worker-{i + 1}", "worker", (WORKER_ZONE_OFFSET + i) % zones) for i in range(workers)
+    ]
     return specs
 
 

@@ -15,9 +15,11 @@ from components.nodes import ami_architecture, plan_nodes
 def test_round_robin_over_zones(managers: int, workers: int, zones: int) -> None:
     specs = plan_nodes("swarm", managers, workers, zones)
     assert [s.role for s in specs] == ["manager"] * managers + ["worker"] * workers
-    per_zone = Counter(s.zone_index for s in specs)
-    assert max(per_zone.values()) - min(per_zone.values()) <= 1
-    assert len(per_zone) == min(zones, managers + workers)
+    for role in ("manager", "worker"):  # each role spread evenly over the zones
+        per_zone = Counter(s.zone_index for s in specs if s.role == role)
+        if per_zone:
+            counts = [per_zone.get(z, 0) for z in range(zones)]
+            assert max(counts) - min(counts) <= 1, (role, counts)
     # Managers first take distinct zones: a 3-manager cluster survives a zone's loss.
     assert len({s.zone_index for s in specs[:managers]}) == min(managers, zones)
     assert len({s.name for s in specs}) == len(specs)
@@ -66,3 +68,17 @@ def test_keys_ec2_imports_pass() -> None:
     from tests.unit.test_settings import RSA
 
     assert public_key_problems(ED25519) == [] and public_key_problems(RSA) == []
+
+
+@pytest.mark.parametrize("zones", [1, 2, 3, 6])
+def test_a_node_never_moves_because_the_other_role_or_count_changed(zones: int) -> None:
+    """A move is a replacement (the subnet is ForceNew): managerCount 1 -> 3 -> 1, or more
+    workers, must leave every existing node in its zone."""
+    where = {}
+    for managers, workers in [(1, 2), (3, 2), (1, 2), (1, 5), (3, 9), (1, 0)]:
+        for s in plan_nodes("swarm", managers, workers, zones):
+            assert where.setdefault(s.name, s.zone_index) == s.zone_index, (s.name, managers, workers)
+
+
+def test_the_default_stack_fills_three_zones() -> None:
+    assert sorted(s.zone_index for s in plan_nodes("swarm", 1, 2, 3)) == [0, 1, 2]
