@@ -76,6 +76,7 @@ swarm = Swarm(
         private_key=private_key,
         ssh_opts_for=access.opts_for,
         autolock=cfg.autolock,
+        authorized_keys=pulumi.Output.all(public_key, *cfg.ssh_additional_public_keys),
     ),
 )
 app = Service(

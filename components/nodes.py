@@ -192,7 +192,9 @@ class Nodes(pulumi.ComponentResource):
                     child,
                     # A newer AMI or edited user data applies to new nodes only: replacing a
                     # running swarm node would drop its tasks and, for a manager, Raft state.
-                    pulumi.ResourceOptions(ignore_changes=["ami", "userData"], depends_on=args.after),
+                    # A new key pair (keyName is ForceNew) replaces no node either: the
+                    # nodes' authorized keys are managed over SSH (node-authorized-keys.sh).
+                    pulumi.ResourceOptions(ignore_changes=["ami", "userData", "keyName"], depends_on=args.after),
                 ),
             )
             self.nodes.append(

@@ -111,6 +111,13 @@ def _public_key(text: str) -> list[Bad]:
     return nodes.public_key_problems(text) if text else []
 
 
+def _additional_keys(keys: list[str]) -> list[Bad]:
+    found = [bad for k in keys for bad in nodes.public_key_problems(k)]
+    if len(set(keys)) != len(keys):
+        found.append((keys, "lists a key twice"))
+    return found
+
+
 def _smoke_mode(mode: str) -> list[Bad]:
     return [] if mode in SMOKE_MODES else [(mode, f"must be one of {', '.join(SMOKE_MODES)}")]
 
@@ -153,6 +160,10 @@ KEYS: tuple[Key, ...] = (
         "Private half of sshPublicKey, for the deployer's SSH: `pulumi config set --secret sshPrivateKey < key`. "
         "Unset: the deployer's SSH agent. Not declared in Pulumi.yaml (a secret key cannot have a default).",
         secret=True),
+    Key("sshAdditionalPublicKeys", "array", [],
+        "More OpenSSH public keys authorized on every node, besides sshPublicKey: step 1 of rotating the key "
+        "without replacing nodes (see Rotating the SSH key).", _additional_keys, convert=tuple,
+        see="[Rotating the SSH key](#rotating-the-ssh-key)"),
     Key("sshUser", "string", "ubuntu", "Login user of the image (ubuntu on Ubuntu AMIs).", _login_user),
     Key("serviceName", "string", "testapp",
         "Name of the swarm service: 1 to 63 letters, digits, '-' or '_' (swarm's rule for a DNS name component).",

@@ -47,6 +47,7 @@ class Settings:
     app_allowed_cidrs: tuple[str, ...]
     ssh_public_key: str | None
     ssh_private_key: pulumi.Output[str] | None
+    ssh_additional_public_keys: tuple[str, ...]
     ssh_user: str
     service_name: str
     service_image: str

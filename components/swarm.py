@@ -44,6 +44,8 @@ class SwarmArgs:
     # The deployer's ssh client options for a host with this pinned key (components/access.py).
     ssh_opts_for: Callable[[pulumi.Input[str] | None], pulumi.Output[list[str]]]
     autolock: bool = False
+    # The public keys every node's login user authorizes, exactly (the deployer's first).
+    authorized_keys: pulumi.Input[list[str]] | None = None
 
 
 class Swarm(pulumi.ComponentResource):
@@ -118,6 +120,15 @@ class Swarm(pulumi.ComponentResource):
             )
             for n in args.nodes
         }
+
+        if args.authorized_keys is not None:
+            # Exactly these keys log in, on every node: rotating the deployer's key is a
+            # change of this list (both keys, then the new one), never a new instance.
+            keys_text = pulumi.Output.from_input(args.authorized_keys).apply(
+                lambda ks: render("node-authorized-keys.sh", {"KEYS": "\n".join(" ".join(k.split()[:2]) for k in ks)})
+            )
+            for n in args.nodes:
+                command(f"{name}-keys-{n.short}", on(n), keys_text, [gates[n.name]], triggers=[n.instance_id])
 
         init = command(
             f"{name}-init",

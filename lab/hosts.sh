@@ -8,7 +8,7 @@
 # and sshd run with their default paths, like on a real machine.
 #   address      10.77.0.(10+K)/24 on bridge swl-br0 (10.77.0.1/24, no uplink, no route out)
 #   docker       from the root namespace: unix:///run/swl-nK/docker.sock
-#   ssh          root@10.77.0.(10+K):22, key only, AuthorizedKeysFile $LAB_STATE/swl-nK/authorized_keys
+#   ssh          root@10.77.0.(10+K):22, key only, keys in the host's own /root/.ssh/authorized_keys
 #                (starts empty: append the public key you log in with)
 #   cloud-init   not run; `cloud-init status` reports "disabled" (see cloudinit_marker)
 #   registry     Debian docker-registry on 10.77.0.1:5000 (insecure, listed in each daemon.json)
@@ -178,7 +178,6 @@ write_host_files() {
   n=$(name "$k"); h=$(hdir "$k"); r=$(rdir "$k"); ip=$(ipof "$k")
   mkdir -p "$h/lib-docker" "$h/etc-docker" "$h/log" "$h/root-home" "$r/sshd"
   chmod 700 "$h"; chmod 755 "$r" "$r/sshd"
-  [ -e "$h/authorized_keys" ] || { : > "$h/authorized_keys"; chmod 600 "$h/authorized_keys"; }
   # root's home, private to the host and fresh like a new machine's
   chmod 700 "$h/root-home"
   [ -e "$h/root-home/.bashrc" ] || cp /usr/share/base-files/dot.bashrc "$h/root-home/.bashrc" 2>/dev/null || true
@@ -197,9 +196,11 @@ write_host_files() {
 EOF
   [ -e "$h/ssh_host_ed25519_key" ] ||
     ssh-keygen -q -t ed25519 -N '' -C "root@$n" -f "$h/ssh_host_ed25519_key"
-  # Ubuntu's default sshd_config in effect (key-only root, AcceptEnv LANG LC_*), plus
-  # this host's key, pid file and authorized_keys.  PAM is off: there is no login
-  # stack in a namespace; StrictModes is off because $STATE sits under /tmp.
+  # Ubuntu's default sshd_config in effect (key-only root, AcceptEnv LANG LC_*,
+  # authorized keys in ~/.ssh/authorized_keys of the host's own /root), plus this host's
+  # key and pid file; bind-mounted as /etc/ssh/sshd_config in the host, so `sshd -T` there
+  # reads it as on a real machine.  PAM is off: there is no login stack in a namespace;
+  # StrictModes is off because $STATE sits under /tmp.
   cat > "$h/sshd_config" <<EOF
 # $n
 Port 22
@@ -207,7 +208,7 @@ HostKey $h/ssh_host_ed25519_key
 PidFile /run/sshd.pid
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
-AuthorizedKeysFile $h/authorized_keys
+AuthorizedKeysFile .ssh/authorized_keys
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -243,6 +244,7 @@ host_start() {
     mount --bind "$3/hosts" /etc/hosts
     mount --bind "$3/hostname" /etc/hostname
     mount --bind "$3/root-home" /root
+    mount --bind "$3/sshd_config" /etc/ssh/sshd_config
     cd /
     echo $$ > "$3/pause.pid.new"; mv "$3/pause.pid.new" "$3/pause.pid"
     exec sleep infinity' sh "$n" "$r" "$h" </dev/null >"$h/log/pause.log" 2>&1 &

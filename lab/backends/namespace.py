@@ -62,8 +62,10 @@ class NamespaceBackend:
         host = self.host(k)
         check_user_data(user_data, host)
         apply_ssh_keys(user_data, host)
-        # EC2 puts the key pair's public key in the login user's authorized_keys.
-        auth = host.dir / "authorized_keys"
+        # EC2 (cloud-init) puts the key pair's public key in the login user's
+        # ~/.ssh/authorized_keys: root's, in the host's own home (lab/hosts.sh).
+        auth = authorized_keys(host)
+        auth.parent.mkdir(mode=0o700, exist_ok=True)
         lines = auth.read_text().splitlines() if auth.exists() else []
         if public_key.strip() not in lines:
             auth.write_text("\n".join([*lines, public_key.strip()]) + "\n")
@@ -92,7 +94,13 @@ def reset_host(host: Host) -> None:
         pass  # a host whose dockerd is down is reset as far as it can be
     finally:
         c.close()
-    (host.dir / "authorized_keys").write_text("")
+    authorized_keys(host).unlink(missing_ok=True)
+
+
+def authorized_keys(host: Host) -> Path:
+    """The login user's (root's) authorized keys on HOST: /root/.ssh/authorized_keys in
+    the host's mount namespace, the file sshd's default AuthorizedKeysFile names."""
+    return host.dir / "root-home" / ".ssh" / "authorized_keys"
 
 
 def check_user_data(text: str, host: Host) -> None:

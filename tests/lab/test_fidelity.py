@@ -157,3 +157,44 @@ def test_replacing_a_worker_gives_a_new_host_and_keeps_the_swarm_whole(fresh: in
                            ("boot-forget-worker-2", "removed node"))
     ]  # fmt: skip
     assert order == sorted(order), said
+
+
+def _logs_in(ip: str, private_key: str) -> bool:
+    """Does IP's sshd accept PRIVATE_KEY for root? (paramiko, no agent, no other key)"""
+    import io
+
+    import paramiko
+
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    try:
+        client.connect(ip, username="root", pkey=paramiko.Ed25519Key.from_private_key(io.StringIO(private_key)),
+                       allow_agent=False, look_for_keys=False, timeout=10)  # fmt: skip
+        return True
+    except paramiko.AuthenticationException:
+        return False
+    finally:
+        client.close()
+
+
+def test_rotating_the_ssh_key_replaces_no_node(fresh: int, tmp_path: Path) -> None:
+    """Both keys for one run (sshAdditionalPublicKeys), then only the new one: no instance
+    is replaced; afterwards the new key logs in and the old one is refused (issue 13)."""
+    old_pub, old_priv = engine.lab_key(engine.LAB_STATE)
+    new = tmp_path / "new_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "new", "-f", str(new)], check=True)
+    new_pub, new_priv = new.with_suffix(".pub").read_text().strip(), new.read_text()
+    up()
+    ids = {r.name: r.id for r in engine.State(engine.LAB_STATE).resources.values() if r.type.endswith("Instance")}
+
+    up(sshAdditionalPublicKeys=json.dumps([new_pub]))
+    up(sshPublicKey=new_pub, sshPrivateKey=new_priv, sshAdditionalPublicKeys="[]")
+
+    state = engine.State(engine.LAB_STATE)
+    assert {r.name: r.id for r in state.resources.values() if r.type.endswith("Instance")} == ids
+    for r in (r for r in state.resources.values() if r.type.endswith("Instance")):
+        ip = state.outputs_of(r)["publicIp"]
+        assert _logs_in(ip, new_priv), ip
+        assert not _logs_in(ip, old_priv), ip
+    assert collect().service["running"] == 2
+    assert old_pub != new_pub

@@ -47,7 +47,7 @@ def test_default_stack_counts(default: Run) -> None:
         ["boot-ready-manager-1", "boot-ready-worker-1", "boot-ready-worker-2", "boot-init", "boot-token-worker",
          "boot-join-worker-1", "boot-join-worker-2", "boot-member-manager-1", "boot-member-worker-1",
          "boot-member-worker-2", "boot-forget-worker-1", "boot-forget-worker-2", "boot-rotate-tokens",
-         "app-image", "app-smoke"]
+         "app-image", "app-smoke", "boot-keys-manager-1", "boot-keys-worker-1", "boot-keys-worker-2"]
     )  # fmt: skip
     assert names(default, "command:local:Command") == ["boot-leave-worker-1", "boot-leave-worker-2"]
 
@@ -536,3 +536,19 @@ def test_every_per_node_step_follows_its_instance(default: Run) -> None:
         steps = [f"boot-{s}-{short}" for s in ("join", "member", "leave", "forget", "ready")]
         for step in (x for x in default.registrations if x.name in steps):
             assert iid in unwrap(step.inputs.get("triggers") or []), step.name
+
+
+def test_the_ssh_key_is_rotated_over_ssh_not_by_new_instances() -> None:
+    """A new key pair (keyName is ForceNew) must not replace nodes: the instances ignore
+    keyName, and each node's authorized keys are exactly sshPublicKey plus
+    sshAdditionalPublicKeys, written by a command on the node."""
+    other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl new@host"
+    r = run({"sshPublicKey": FAKE_PUBLIC_KEY, "sshPrivateKey": FAKE_PRIVATE_KEY, "sshAdditionalPublicKeys": [other]})
+    for i in r.of_type(INSTANCE):
+        assert "keyName" in i.ignore_changes
+    for n in ("manager-1", "worker-1", "worker-2"):
+        keys = r.named(f"boot-keys-{n}")
+        text = keys.inputs["create"]
+        assert "KEYS='" + " ".join(FAKE_PUBLIC_KEY.split()[:2]) + "\n" + " ".join(other.split()[:2]) + "'" in text
+        assert unwrap(keys.inputs["connection"])["host"] == next(x for x in r.of_type(INSTANCE)
+                                                                 if x.name == f"swarm-{n}").outputs["publicIp"]  # fmt: skip
