@@ -160,7 +160,7 @@ def _deployment(state: State, backend: Backend, events: Events, providers: dict[
 
 
 def up(
-    overrides: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
     replay: bool = False,
     stack: str = "lab",
     echo: bool = True,
@@ -179,9 +179,15 @@ def up(
         # re-created with new host keys) would make ssh refuse them.
         shutil.rmtree(ROOT / ".ssh" / stack, ignore_errors=True)
     state = State(state_dir)
-    # `up --config K=V` saves to the stack's config before the update runs (up.go parseAndSaveConfigArray).
+    # `up --config K=V` saves to the stack's config before the update runs (up.go parseAndSaveConfigArray):
+    # a string. From Python, a list stands for `pulumi config set --path 'K[0]' ...` (a
+    # real array, which `-c` cannot give) and None for `pulumi config rm K`.
     if overrides:
-        state.config.update({k: str(v) for k, v in overrides.items()})
+        for k, v in overrides.items():
+            if v is None:
+                state.config.pop(k, None)
+            else:
+                state.config[k] = v if isinstance(v, list) else str(v)
         state.save()
     run_values = dict(state.config)
     if os.environ.get("LAB_MESH") == "auto" and Path("/proc/net/ip_vs").exists() and "smokeTestMode" not in run_values:

@@ -129,7 +129,7 @@ class State:
         self.lock = threading.RLock()
         self.resources: dict[str, Resource] = {}
         self.pending_deletes: list[Resource] = []
-        self.config: dict[str, str] = {}
+        self.config: dict[str, Any] = {}  # `--set` values: strings; lists from `config set --path`
         if self.path.exists():
             data = json.loads(self.path.read_text())
             for raw in data.get("resources", []):

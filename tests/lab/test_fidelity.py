@@ -187,8 +187,8 @@ def test_rotating_the_ssh_key_replaces_no_node(fresh: int, tmp_path: Path) -> No
     up()
     ids = {r.name: r.id for r in engine.State(engine.LAB_STATE).resources.values() if r.type.endswith("Instance")}
 
-    up(sshAdditionalPublicKeys=json.dumps([new_pub]))
-    up(sshPublicKey=new_pub, sshPrivateKey=new_priv, sshAdditionalPublicKeys="[]")
+    engine.up({"sshAdditionalPublicKeys": [new_pub]})  # config set --path 'sshAdditionalPublicKeys[0]'
+    engine.up({"sshPublicKey": new_pub, "sshPrivateKey": new_priv, "sshAdditionalPublicKeys": None})  # config rm
 
     state = engine.State(engine.LAB_STATE)
     assert {r.name: r.id for r in state.resources.values() if r.type.endswith("Instance")} == ids

@@ -550,5 +550,5 @@ def test_the_ssh_key_is_rotated_over_ssh_not_by_new_instances() -> None:
         keys = r.named(f"boot-keys-{n}")
         text = keys.inputs["create"]
         assert "KEYS='" + " ".join(FAKE_PUBLIC_KEY.split()[:2]) + "\n" + " ".join(other.split()[:2]) + "'" in text
-        assert unwrap(keys.inputs["connection"])["host"] == next(x for x in r.of_type(INSTANCE)
-                                                                 if x.name == f"swarm-{n}").outputs["publicIp"]  # fmt: skip
+        instance = next(x for x in r.of_type(INSTANCE) if x.name == f"swarm-{n}")
+        assert unwrap(keys.inputs["connection"])["host"] == instance.outputs["publicIp"]
