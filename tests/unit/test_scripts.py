@@ -141,6 +141,63 @@ def test_join_without_a_token_fails(host: Host) -> None:
 DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 
 
+INIT_OR_JOIN = [("swarm-init.sh", {"ADVERTISE_ADDR": "10.0.0.5"}), ("swarm-join.sh", JOIN)]
+
+
+@pytest.mark.parametrize(("script", "params"), INIT_OR_JOIN)
+def test_init_and_join_say_the_daemon_does_not_answer(host: Host, script: str, params: dict) -> None:
+    host.set("daemon-down", "")
+    r = host.run(script, params, stdin=TOKEN)
+    assert r.returncode == 1
+    assert f"error: the Docker daemon does not answer (stopped, or not started yet?): {DAEMON_DOWN}" in r.stderr
+    assert "unexpected swarm state" not in r.stderr
+    assert host.log("curl.argv") == "" and TOKEN not in r.stderr
+
+
+@pytest.mark.parametrize(("script", "params"), INIT_OR_JOIN)
+def test_init_and_join_say_the_socket_is_not_theirs(host: Host, script: str, params: dict) -> None:
+    # A login session older than the user's docker group membership, no sudo rule.
+    host.set("permission-denied", "")
+    host.set("sudo-refused", "")
+    r = host.run(script, params, stdin=TOKEN)
+    assert r.returncode == 1
+    assert "may not open the Docker socket" in r.stderr and "sudo -n is refused" in r.stderr
+    assert "connect: permission denied" in r.stderr  # docker's own words too
+    assert host.log("curl.argv") == "" and "swarm init" not in host.log("docker.argv")
+
+
+def test_join_goes_through_sudo_when_the_socket_is_not_its_own(host: Host) -> None:
+    host.set("permission-denied", "")
+    r = host.run("swarm-join.sh", JOIN, stdin=TOKEN + "\n")
+    assert r.returncode == 0, r.stderr
+    sudo = host.log("sudo.argv")
+    assert "-n docker info --format {{.Swarm.LocalNodeState}}" in sudo
+    assert "-n curl -sS --fail-with-body" in sudo and TOKEN not in sudo  # the token: on stdin only
+    assert f'"JoinToken":"{TOKEN}"' in host.log("curl.stdin")
+
+
+REFUSED = '{"message":"rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster"}'
+
+
+def test_a_refused_join_says_the_apis_reason(host: Host) -> None:
+    host.set("join-refused", REFUSED)
+    r = host.run("swarm-join.sh", JOIN, stdin=TOKEN)
+    assert r.returncode == 1
+    assert (
+        "error: joining the swarm at 10.0.0.5 failed: rpc error: code = InvalidArgument desc = "
+        "A valid join token is necessary to join this cluster"
+    ) in r.stderr
+    assert TOKEN not in r.stdout + r.stderr
+
+
+def test_a_refused_join_never_shows_the_token(host: Host) -> None:
+    # Should an answer ever quote the token, the message still does not.
+    host.set("join-refused", f'{{"message":"invalid join token {TOKEN}"}}')
+    r = host.run("swarm-join.sh", JOIN, stdin=TOKEN)
+    assert r.returncode == 1 and "failed: invalid join token <token>" in r.stderr
+    assert TOKEN not in r.stdout + r.stderr
+
+
 def test_token_read_prints_the_token(host: Host) -> None:
     host.set("state", "active")
     r = host.run("swarm-join-token.sh", {"ROLE": "manager"})
