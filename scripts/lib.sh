@@ -46,13 +46,13 @@ docker_says() {
 # `sudo -n` is used if sudo allows it without a password.
 docker_ready() {
   local said
-  said=$(command docker info --format '{{.ID}}' 2>&1 >/dev/null) && return 0
+  said=$(command docker version --format '{{.Server.Version}}' 2>&1 >/dev/null) && return 0
   case "$said" in
     *"permission denied"*)
       sudo -n true 2>/dev/null \
         || fail "permission denied: $(id -un) may not open the Docker socket (not in the docker group in this login session?) and sudo -n is refused: $(one_line "$said")"
       DOCKER_SUDO=true
-      said=$(docker info --format '{{.ID}}' 2>&1 >/dev/null) && return 0
+      said=$(docker version --format '{{.Server.Version}}' 2>&1 >/dev/null) && return 0
       ;;
   esac
   fail "the Docker daemon does not answer (stopped, or not started yet?): $(one_line "$said")"
@@ -67,7 +67,11 @@ docker_info() {
     printf '%s\n' "$out"
     return 0
   fi
-  fail "cannot tell: the Docker daemon does not answer: $(docker_says info --format "$1")"
+  # Why, in docker's own words: `docker version` says it in every release, where
+  # `docker info --format` of Docker 20.10 prints only a template error.
+  docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
+    && fail "cannot tell: docker info failed: $(docker_says info --format "$1")"
+  fail "cannot tell: the Docker daemon does not answer: $(docker_says version --format '{{.Server.Version}}')"
 }
 
 # swarm_state: inactive | pending | active | error | locked. Fails when the daemon
@@ -99,12 +103,13 @@ manager_ready() {
 }
 
 # read_nodes (manager only): NODES = one line per swarm node, "ID ADDR STATE ROLE RAFT":
-# STATE ready | down | unknown | disconnected; ROLE the desired role (worker |
-# manager); RAFT "manager" while the node is a Raft member (ManagerStatus), else "-".
-# One `node ls` and one `node inspect` for all nodes. False, with docker's message in
-# NODES_ERROR, when either fails (no leader, quorum lost, a node removed meanwhile).
+# ADDR the node's address (Status.Addr, "-" if unset); STATE ready | down | unknown |
+# disconnected; ROLE the desired role (worker | manager); RAFT the node's Raft address
+# (ManagerStatus.Addr, IP:2377) while it is a Raft member, else "-". One `node ls` and
+# one `node inspect` for all nodes. False, with docker's message in NODES_ERROR, when
+# either fails (no leader, quorum lost, a node removed meanwhile).
 NODES="" NODES_ERROR=""
-NODE_FORMAT='{{.ID}} {{.Status.Addr}} {{.Status.State}} {{.Spec.Role}} {{if .ManagerStatus}}manager{{else}}-{{end}}'
+NODE_FORMAT='{{.ID}} {{with .Status.Addr}}{{.}}{{else}}-{{end}} {{.Status.State}} {{.Spec.Role}} {{with .ManagerStatus}}{{.Addr}}{{else}}-{{end}}'
 read_nodes() {
   local ids
   if ! ids=$(docker node ls -q 2>/dev/null); then
@@ -136,17 +141,19 @@ node_field() {
   return 1
 }
 
-# nodes_at ADDR: from NODES, the entries whose address is ADDR. At most one of them
-# is the node at ADDR now (one daemon per address); Down ones are stale entries (an
-# old node whose host is gone or was reused; this node after it left). Sets `live` to
-# the node that is not Down (empty if none) and `stale` to the Down ones' IDs, never
+# nodes_at ADDR: from NODES, the entries whose address is ADDR (Status.Addr, or for a
+# Raft member its Raft address: a manager may show Status.Addr 0.0.0.0). At most one of
+# them is the node at ADDR now (one daemon per address); Down ones are stale entries
+# (an old node whose host is gone or was reused; this node after it left). Sets `live`
+# to the node that is not Down (empty if none) and `stale` to the Down ones' IDs, never
 # picking one at random: two entries that are not Down fail ("cannot tell").
 # shellcheck disable=SC2034 # live and stale are for the caller
 nodes_at() {
   local nid addr state role raft up=""
   live="" stale=""
   while read -r nid addr state role raft; do
-    if [ -z "$nid" ] || [ "$addr" != "$1" ]; then continue; fi
+    [ -n "$nid" ] || continue
+    if [ "$addr" != "$1" ] && [ "${raft%:*}" != "$1" ]; then continue; fi
     if [ "$state" = down ]; then
       stale="${stale:+$stale }$nid"
     else
@@ -166,7 +173,7 @@ demote_node() {
   if [ "$(node_field "$1" role)" = manager ]; then
     docker node demote "$1" >/dev/null
     log "demoted $1"
-  elif [ "$(node_field "$1" raft)" != manager ]; then
+  elif [ "$(node_field "$1" raft)" = - ]; then
     return 0 # a worker: nothing to do
   fi
   demoted_id=$1

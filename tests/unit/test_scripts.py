@@ -330,6 +330,15 @@ def test_drain_acts_on_the_live_node_and_removes_a_stale_one(host: Host) -> None
     assert host.log("nodes").split() == ["n1", "n3"]
 
 
+def test_a_manager_is_found_by_its_raft_address(host: Host) -> None:
+    # A manager may show Status.Addr 0.0.0.0; its Raft address (ManagerStatus.Addr) is its own.
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "0.0.0.0", "ready", "manager"))
+    host.set("raft-addr-n3", "10.0.32.4")
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == ["node update --availability drain n3", "node demote n3"]
+
+
 @pytest.mark.parametrize(("role", "calls"), [("worker", []), ("manager", ["node demote n3"])])
 def test_drain_of_a_down_node_only_demotes_it(host: Host, role: str, calls: list[str]) -> None:
     # Its tasks were rescheduled when it went down: nothing to drain; a manager is
