@@ -1,12 +1,35 @@
 #!/usr/bin/env bash
 # On a manager, the first step of taking a node out (scale-down or destroy):
-# drain it so its tasks move elsewhere, and demote it if it is a manager.
-# The node then leaves (local-node-leave.sh) and is removed (swarm-forget.sh).
-# Parameters: NODE_ADDR.
+# drain it so its tasks move elsewhere, and demote it if it is a manager (waiting
+# until it has left the Raft group). The node then leaves (local-node-leave.sh) and
+# is removed (swarm-forget.sh). Parameters: NODE_ADDR.
+#
+# Entries at NODE_ADDR (lib.sh nodes_at): the live one is drained and demoted. Down
+# ones next to a live one are stale (an old node whose host was reused): demoted if
+# they are still managers, and removed. With only Down entries there is nothing to
+# drain (the node's tasks were rescheduled when it went down), but a manager among
+# them is demoted, so it no longer counts against quorum; forget removes them.
+# Cannot tell (daemon down, swarm locked, no leader): fail, so a later run does it.
 set -euo pipefail
 : "${NODE_ADDR:?}"
-id=""
-member_to_remove "$NODE_ADDR" || exit 0
+live="" stale=""
+manager_ready || {
+  log "skip: nothing to remove: this manager is in no swarm (the swarm is gone)"
+  exit 0
+}
+nodes_at "$NODE_ADDR"
+if [ -z "$live$stale" ]; then
+  log "skip: nothing to remove: no node has address $NODE_ADDR (removed already)"
+  exit 0
+fi
+
+if [ -z "$live" ]; then
+  log "node $stale ($NODE_ADDR) is Down: nothing to drain on it"
+  for id in $stale; do demote_node "$id"; done
+  exit 0
+fi
+
+id=$live
 docker node update --availability drain "$id" >/dev/null
 no_tasks_left() { [ -z "$(docker node ps -q --filter desired-state=running "$id" 2>/dev/null)" ]; }
 retry 60 no_tasks_left || log "warning: tasks still running on $id after 60 s"
@@ -21,8 +44,11 @@ services_whole() {
   done
 }
 retry 120 services_whole || log "warning: some services are short of replicas after 120 s"
-if [ "$(docker node inspect --format '{{.Spec.Role}}' "$id")" = manager ]; then
-  docker node demote "$id" >/dev/null
-  log "demoted $id"
-fi
+demote_node "$id"
 log "drained node $id ($NODE_ADDR)"
+
+for old in $stale; do
+  demote_node "$old"
+  docker node rm --force "$old" >/dev/null
+  log "removed stale node $old (Down) at $NODE_ADDR, next to the live node $id"
+done

@@ -8,6 +8,7 @@ set -euo pipefail
 : "${ADVERTISE_ADDR:?}" "${AUTOLOCK:=false}"
 case "$AUTOLOCK" in true | false) ;; *) fail "AUTOLOCK must be true or false" ;; esac
 
+docker_ready # the daemon answers, and this login may use it (else: why not)
 state=$(swarm_state)
 case "$state" in
   active)
@@ -23,7 +24,7 @@ case "$state" in
     docker swarm init --advertise-addr "$ADVERTISE_ADDR" --autolock="$AUTOLOCK" >/dev/null
     log "initialised a new swarm, advertising $ADVERTISE_ADDR (autolock $AUTOLOCK)"
     ;;
-  locked) fail "the swarm on this node is locked: run 'docker swarm unlock' with the unlock key" ;;
+  locked) fail "the swarm on this node is locked (autolock: Docker restarted): run docker swarm unlock with the unlock key (stack output unlockKey), then run again" ;;
   *) fail "unexpected swarm state '$state'" ;;
 esac
 docker info --format '{{.Swarm.Cluster.ID}}'

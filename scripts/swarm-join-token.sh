@@ -4,5 +4,5 @@
 # Parameters: ROLE.
 set -euo pipefail
 case "${ROLE:?}" in worker | manager) ;; *) fail "ROLE must be worker or manager" ;; esac
-[ "$(swarm_state)" = active ] || fail "this node is not in a swarm"
+manager_ready || fail "this node is in no swarm"
 docker swarm join-token -q "$ROLE"

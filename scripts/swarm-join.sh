@@ -9,9 +9,11 @@ IFS= read -r token || true
 [ -n "$token" ] || fail "no join token on stdin"
 
 sock=/var/run/docker.sock
+# The daemon answers, and this login may use it: a login session older than our
+# docker group membership goes through sudo -n (lib.sh docker_ready), else: why not.
+docker_ready
 as_root=()
-# A login session older than our docker group membership needs sudo for the socket.
-if [ -e "$sock" ] && [ ! -w "$sock" ]; then as_root=(sudo -n); fi
+if [ "$DOCKER_SUDO" = true ]; then as_root=(sudo -n); fi
 
 # The swarm this node belongs to, from its node certificate (O = cluster ID). A
 # worker's `docker info` cannot tell one swarm from another that had the same
@@ -54,10 +56,16 @@ case "$state" in
 esac
 
 # printf is a shell builtin: the token is written to the pipe, not passed to a program.
-printf '{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"%s","RemoteAddrs":["%s:2377"],"JoinToken":"%s"}' \
+# On an HTTP error curl prints the API's answer ({"message":"..."}): its reason.
+answer=$(printf '{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"%s","RemoteAddrs":["%s:2377"],"JoinToken":"%s"}' \
   "$ADVERTISE_ADDR" "$MANAGER_ADDR" "$token" \
-  | "${as_root[@]}" curl -sS --fail-with-body --unix-socket "$sock" -X POST -H 'Content-Type: application/json' --data-binary @- http://localhost/swarm/join >/dev/null \
-  || fail "joining the swarm at $MANAGER_ADDR failed"
-unset token
+  | "${as_root[@]}" curl -sS --fail-with-body --unix-socket "$sock" -X POST -H 'Content-Type: application/json' --data-binary @- http://localhost/swarm/join) \
+  || {
+    reason=$(printf '%s' "$answer" | sed -n 's/^{"message":"\(.*\)"}[[:space:]]*$/\1/p')
+    reason=$(one_line "${reason:-${answer:-no answer from the Docker API (curl says why, above)}}")
+    # The token never goes into a message, even if an answer were to quote it.
+    fail "joining the swarm at $MANAGER_ADDR failed: ${reason//"$token"/<token>}"
+  }
+unset token answer
 log "joined the swarm at $MANAGER_ADDR as $(docker info --format '{{if .Swarm.ControlAvailable}}manager{{else}}worker{{end}}')"
 docker info --format '{{.Swarm.NodeID}}'

@@ -3,7 +3,7 @@
 # Nodes added later use a token read after this (the read runs again when the
 # node set changes). Parameters: none. Prints no token.
 set -euo pipefail
-[ "$(swarm_state)" = active ] || fail "this node is not in a swarm"
+manager_ready || fail "this node is in no swarm"
 for role in worker manager; do
   docker swarm join-token --rotate -q "$role" >/dev/null
 done

@@ -10,6 +10,8 @@
 set -euo pipefail
 : "${SERVICE:?}" "${REPLICAS:?}" "${PUBLISHED_PORT:?}" "${TARGET_PORT:?}" "${NODE_ADDRS:?}" "${MODE:?}"
 TIMEOUT=${TIMEOUT:-300}
+# Cannot tell (daemon down, swarm locked, no leader): say why now, not after TIMEOUT.
+manager_ready || fail "this node is in no swarm"
 
 running() {
   [ "$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$SERVICE" | grep -c '^Running')" -ge "$REPLICAS" ]

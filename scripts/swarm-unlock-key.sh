@@ -2,5 +2,5 @@
 # Print the swarm's unlock key (autolock). It is this command's stdout, which the
 # program marks secret and exports only as a secret. Parameters: none.
 set -euo pipefail
-[ "$(swarm_state)" = active ] || fail "this node is not in a swarm"
+manager_ready || fail "this node is in no swarm"
 docker swarm unlock-key -q

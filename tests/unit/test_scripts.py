@@ -138,6 +138,66 @@ def test_join_without_a_token_fails(host: Host) -> None:
     assert r.returncode == 1 and "no join token" in r.stderr
 
 
+DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+
+
+INIT_OR_JOIN = [("swarm-init.sh", {"ADVERTISE_ADDR": "10.0.0.5"}), ("swarm-join.sh", JOIN)]
+
+
+@pytest.mark.parametrize(("script", "params"), INIT_OR_JOIN)
+def test_init_and_join_say_the_daemon_does_not_answer(host: Host, script: str, params: dict) -> None:
+    host.set("daemon-down", "")
+    r = host.run(script, params, stdin=TOKEN)
+    assert r.returncode == 1
+    assert f"error: the Docker daemon does not answer (stopped, or not started yet?): {DAEMON_DOWN}" in r.stderr
+    assert "unexpected swarm state" not in r.stderr
+    assert host.log("curl.argv") == "" and TOKEN not in r.stderr
+
+
+@pytest.mark.parametrize(("script", "params"), INIT_OR_JOIN)
+def test_init_and_join_say_the_socket_is_not_theirs(host: Host, script: str, params: dict) -> None:
+    # A login session older than the user's docker group membership, no sudo rule.
+    host.set("permission-denied", "")
+    host.set("sudo-refused", "")
+    r = host.run(script, params, stdin=TOKEN)
+    assert r.returncode == 1
+    assert "may not open the Docker socket" in r.stderr and "sudo -n is refused" in r.stderr
+    assert "connect: permission denied" in r.stderr  # docker's own words too
+    assert host.log("curl.argv") == "" and "swarm init" not in host.log("docker.argv")
+
+
+def test_join_goes_through_sudo_when_the_socket_is_not_its_own(host: Host) -> None:
+    host.set("permission-denied", "")
+    r = host.run("swarm-join.sh", JOIN, stdin=TOKEN + "\n")
+    assert r.returncode == 0, r.stderr
+    sudo = host.log("sudo.argv")
+    assert "-n docker info --format {{.Swarm.LocalNodeState}}" in sudo
+    assert "-n curl -sS --fail-with-body" in sudo and TOKEN not in sudo  # the token: on stdin only
+    assert f'"JoinToken":"{TOKEN}"' in host.log("curl.stdin")
+
+
+REFUSED = '{"message":"rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster"}'
+
+
+def test_a_refused_join_says_the_apis_reason(host: Host) -> None:
+    host.set("join-refused", REFUSED)
+    r = host.run("swarm-join.sh", JOIN, stdin=TOKEN)
+    assert r.returncode == 1
+    assert (
+        "error: joining the swarm at 10.0.0.5 failed: rpc error: code = InvalidArgument desc = "
+        "A valid join token is necessary to join this cluster"
+    ) in r.stderr
+    assert TOKEN not in r.stdout + r.stderr
+
+
+def test_a_refused_join_never_shows_the_token(host: Host) -> None:
+    # Should an answer ever quote the token, the message still does not.
+    host.set("join-refused", f'{{"message":"invalid join token {TOKEN}"}}')
+    r = host.run("swarm-join.sh", JOIN, stdin=TOKEN)
+    assert r.returncode == 1 and "failed: invalid join token <token>" in r.stderr
+    assert TOKEN not in r.stdout + r.stderr
+
+
 def test_token_read_prints_the_token(host: Host) -> None:
     host.set("state", "active")
     r = host.run("swarm-join-token.sh", {"ROLE": "manager"})
@@ -154,11 +214,16 @@ def test_rotate_prints_no_token(host: Host) -> None:
     assert "SWMTKN" not in r.stdout + r.stderr
 
 
-def _cluster(host: Host, *nodes: tuple[str, str]) -> None:
+def _cluster(host: Host, *nodes: tuple[str, ...]) -> None:
+    """An active manager whose swarm has NODES: (id, address[, status[, role]])."""
     host.set("state", "active")
-    host.set("nodes", "\n".join(n for n, _ in nodes))
-    for node_id, addr in nodes:
+    host.set("nodes", "\n".join(n[0] for n in nodes))
+    for node_id, addr, *rest in nodes:
         host.set(f"addr-{node_id}", addr)
+        if rest:
+            host.set(f"status-{node_id}", rest[0])
+        if len(rest) > 1:
+            host.set(f"role-{node_id}", rest[1])
 
 
 def test_label_adds_labels_once(host: Host) -> None:
@@ -174,6 +239,22 @@ def test_label_adds_labels_once(host: Host) -> None:
     assert "node update" not in host.log("docker.argv")
 
 
+def test_label_labels_the_live_node_not_a_stale_one_at_its_address(host: Host) -> None:
+    # A host reused: the old node's Down entry is listed first, at the same address.
+    _cluster(host, ("n1", "10.0.0.5"), ("old2", "10.0.16.9", "down"), ("n2", "10.0.16.9"))
+    r = host.run("swarm-label.sh", {"NODE_ADDR": "10.0.16.9", "ROLE": "worker", "AZ": "eu-west-1b"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "n2\n"
+    assert "node update --label-add az=eu-west-1b --label-add role=worker n2" in host.log("docker.argv")
+
+
+def test_label_waits_for_a_live_node_and_never_labels_a_down_one(host: Host) -> None:
+    _cluster(host, ("n1", "10.0.0.5"), ("old2", "10.0.16.9", "down"))
+    r = host.run("swarm-label.sh", {"NODE_ADDR": "10.0.16.9", "ROLE": "worker", "AZ": "eu-west-1b"})
+    assert r.returncode == 1 and "no live swarm node has address 10.0.16.9 (only Down entries: old2)" in r.stderr
+    assert _node_calls(host) == []
+
+
 def _node_calls(host: Host) -> list[str]:
     return [
         c
@@ -182,18 +263,92 @@ def _node_calls(host: Host) -> list[str]:
     ]
 
 
+def _in_raft(host: Host, node_id: str) -> bool:
+    """Whether the fake still counts NODE_ID as a Raft member (its ManagerStatus)."""
+    raft = host.log(f"raft-{node_id}").strip()
+    return raft == "manager" if raft else host.log(f"role-{node_id}").strip() == "manager"
+
+
 def test_drain_drains_and_demotes_a_manager(host: Host) -> None:
-    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4"))
-    host.set("role-n3", "manager")
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4", "ready", "manager"))
     r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
     assert r.returncode == 0, r.stderr
     assert _node_calls(host) == ["node update --availability drain n3", "node demote n3"]
+    assert not _in_raft(host, "n3")
 
 
 def test_drain_does_not_demote_a_worker(host: Host) -> None:
     _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4"))
     assert host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"}).returncode == 0
     assert _node_calls(host) == ["node update --availability drain n3"]
+    # Workers: no role poll at all (fast).
+    assert "{{if .ManagerStatus}}manager{{end}}" not in host.log("docker.argv")
+
+
+def test_demote_waits_until_the_node_has_left_the_raft_group(host: Host) -> None:
+    # `docker node demote` returns before the Raft change: the fake keeps the node a
+    # Raft member for 3 more polls. The drain must not return before that.
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4", "ready", "manager"))
+    host.set("demote-lag-n3", "3")
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0, r.stderr
+    assert not _in_raft(host, "n3")
+    # 3 polls still see a Raft member, the 4th none.
+    assert host.log("docker.argv").count("{{.Spec.Role}} {{if .ManagerStatus}}manager{{end}} n3") == 4
+    assert "node n3 is no longer a manager" in r.stderr
+
+
+def test_demote_that_never_completes_fails_with_the_reason(host: Host) -> None:
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4", "ready", "manager"))
+    host.set("demote-lag-n3", "never")
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 1
+    assert "node n3 is still a Raft member 60 s after its demotion (worker reachable): run again" in r.stderr
+
+
+def test_drain_resumes_an_interrupted_demotion(host: Host) -> None:
+    # An earlier run demoted n3 (role worker) but stopped before it left the Raft group.
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4"))
+    host.set("raft-n3", "manager")
+    host.set("demote-lag-n3", "2")
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == ["node update --availability drain n3"] and not _in_raft(host, "n3")
+
+
+def test_drain_acts_on_the_live_node_and_removes_a_stale_one(host: Host) -> None:
+    # Two entries at one address: the old node (Down, listed first) and the live one.
+    _cluster(host, ("n1", "10.0.0.5"), ("old3", "10.0.32.4", "down", "manager"), ("n3", "10.0.32.4"))
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == [
+        "node update --availability drain n3",
+        "node demote old3",  # a stale manager still counts against quorum: out first
+        "node rm --force old3",
+    ]
+    assert "removed stale node old3 (Down) at 10.0.32.4" in r.stderr
+    assert host.log("nodes").split() == ["n1", "n3"]
+
+
+def test_a_manager_is_found_by_its_raft_address(host: Host) -> None:
+    # A manager may show Status.Addr 0.0.0.0; its Raft address (ManagerStatus.Addr) is its own.
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "0.0.0.0", "ready", "manager"))
+    host.set("raft-addr-n3", "10.0.32.4")
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == ["node update --availability drain n3", "node demote n3"]
+
+
+@pytest.mark.parametrize(("role", "calls"), [("worker", []), ("manager", ["node demote n3"])])
+def test_drain_of_a_down_node_only_demotes_it(host: Host, role: str, calls: list[str]) -> None:
+    # Its tasks were rescheduled when it went down: nothing to drain; a manager is
+    # still demoted. It stays listed: the leave runs next, and forget removes it.
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4", "down", role))
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0, r.stderr
+    assert "nothing to drain" in r.stderr
+    assert _node_calls(host) == calls
+    assert host.log("nodes").split() == ["n1", "n3"]
 
 
 def test_forget_removes_the_node(host: Host) -> None:
@@ -201,6 +356,40 @@ def test_forget_removes_the_node(host: Host) -> None:
     r = host.run("swarm-forget.sh", {"NODE_ADDR": "10.0.32.4"})
     assert r.returncode == 0, r.stderr
     assert _node_calls(host) == ["node rm --force n3"]
+    assert host.run("swarm-forget.sh", {"NODE_ADDR": "10.0.32.4"}).returncode == 0  # again: nothing to do
+    assert _node_calls(host) == ["node rm --force n3"]
+
+
+def test_forget_removes_every_entry_at_the_address_and_no_other(host: Host) -> None:
+    _cluster(host, ("n1", "10.0.0.5"), ("old3", "10.0.32.4", "down"), ("n2", "10.0.16.9"), ("n3", "10.0.32.4", "down"))
+    r = host.run("swarm-forget.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0, r.stderr
+    assert sorted(_node_calls(host)) == ["node rm --force n3", "node rm --force old3"]
+    assert host.log("nodes").split() == ["n1", "n2"]
+
+
+def test_forget_demotes_a_node_still_in_the_raft_group_first(host: Host) -> None:
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4", "down", "manager"))
+    r = host.run("swarm-forget.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == ["node demote n3", "node rm --force n3"]
+
+
+@pytest.mark.parametrize("script", ["swarm-drain.sh", "swarm-forget.sh", "swarm-label.sh"])
+def test_two_live_entries_at_one_address_are_not_guessed(host: Host, script: str) -> None:
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4"), ("n4", "10.0.32.4", "unknown"))
+    r = host.run(script, {"NODE_ADDR": "10.0.32.4", "ROLE": "worker", "AZ": "eu-west-1c"})
+    assert r.returncode == 1 and "cannot tell which node is at 10.0.32.4" in r.stderr
+    assert _node_calls(host) == []
+
+
+@pytest.mark.parametrize("script", ["swarm-drain.sh", "swarm-forget.sh"])
+def test_removal_reads_the_node_list_in_two_calls(host: Host, script: str) -> None:
+    # One `node ls` and one `node inspect` for the whole table, however many nodes.
+    _cluster(host, *((f"n{i}", f"10.0.0.{i}") for i in range(1, 9)))
+    assert host.run(script, {"NODE_ADDR": "10.0.0.4"}).returncode == 0
+    reads = [c for c in host.log("docker.argv").splitlines() if c.startswith(("node ls", "node inspect"))]
+    assert len(reads) == 2 and reads[1].endswith(" n1 n2 n3 n4 n5 n6 n7 n8")
 
 
 @pytest.mark.parametrize("script", ["swarm-drain.sh", "swarm-forget.sh"])
@@ -214,8 +403,76 @@ def test_removal_tolerates_a_node_that_is_gone(host: Host, script: str) -> None:
 @pytest.mark.parametrize("script", ["swarm-drain.sh", "swarm-forget.sh"])
 def test_removal_is_a_no_op_when_the_swarm_is_gone(host: Host, script: str) -> None:
     r = host.run(script, {"NODE_ADDR": "10.0.32.4"})
-    assert r.returncode == 0 and "not in a swarm" in r.stderr
+    assert r.returncode == 0 and "skip: nothing to remove: this manager is in no swarm" in r.stderr
     assert _node_calls(host) == []
+
+
+NO_LEADER = (
+    "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader. It's possible "
+    "that too few managers are online. Make sure more than half of the managers are online."
+)
+
+# "Cannot tell" on the manager: (files the fake reads, what the failure must say).
+CANNOT_TELL = {
+    "daemon-down": (
+        {"daemon-down": ""},
+        "cannot tell: the Docker daemon does not answer: Cannot connect to the Docker daemon at "
+        "unix:///var/run/docker.sock. Is the docker daemon running?",
+    ),
+    "locked": (
+        {"state": "locked"},
+        "the swarm is locked on this manager (autolock: Docker restarted): run docker swarm unlock with the "
+        "unlock key (stack output unlockKey), then run again",
+    ),
+    "pending": ({"state": "pending"}, "still joining a swarm (state pending)"),
+    "error": ({"state": "error"}, "swarm membership is in error"),
+    "odd-state": ({"state": "weird"}, "unexpected swarm state 'weird'"),
+    "worker": ({"manager": "false"}, "is not a manager"),
+    "no-leader": (
+        {"node-ls-error": NO_LEADER},
+        f"cannot tell which nodes the swarm has: docker node ls failed: {NO_LEADER}",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CANNOT_TELL))
+@pytest.mark.parametrize("script", ["swarm-drain.sh", "swarm-forget.sh"])
+def test_removal_fails_when_it_cannot_tell(host: Host, script: str, case: str) -> None:
+    # Drained and removed it would be, were the manager able to see it: never "skip".
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4"))
+    files, said = CANNOT_TELL[case]
+    for name, value in files.items():
+        host.set(name, value)
+    r = host.run(script, {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 1, r.stderr
+    assert said in r.stderr
+    assert "skip" not in r.stderr
+    assert _node_calls(host) == []
+    assert host.log("nodes").split() == ["n1", "n3"]
+
+
+@pytest.mark.parametrize("case", ["daemon-down", "locked", "no-leader"])
+@pytest.mark.parametrize(
+    ("script", "params"),
+    [
+        ("swarm-join-token.sh", {"ROLE": "worker"}),
+        ("swarm-rotate.sh", {}),
+        ("swarm-unlock-key.sh", {}),
+        ("swarm-label.sh", {"NODE_ADDR": "10.0.32.4", "ROLE": "worker", "AZ": "eu-west-1c"}),
+        ("swarm-smoke.sh", {"SERVICE": "app", "REPLICAS": 2, "PUBLISHED_PORT": 80, "TARGET_PORT": 80,
+                            "NODE_ADDRS": "10.0.0.5", "MODE": "mesh"}),
+    ],
+)  # fmt: skip
+def test_other_manager_steps_say_why_they_cannot_run(host: Host, script: str, params: dict, case: str) -> None:
+    # The first step a scale-down runs on a locked manager is the token read: it says
+    # why (not "not in a swarm"), and the smoke test says so at once, not after 300 s.
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4"))
+    files, said = CANNOT_TELL[case]
+    for name, value in files.items():
+        host.set(name, value)
+    r = host.run(script, params)
+    assert r.returncode == 1 and said in r.stderr, r.stderr
+    assert "SWMTKN" not in r.stdout and "SWMKEY" not in r.stdout
 
 
 def test_leave_only_when_in_a_swarm(host: Host) -> None:
@@ -223,6 +480,21 @@ def test_leave_only_when_in_a_swarm(host: Host) -> None:
     assert "swarm leave" not in host.log("docker.argv")
     host.set("state", "active")
     assert host.run("swarm-leave.sh").returncode == 0
+    assert "swarm leave --force" in host.log("docker.argv")
+
+
+def test_leave_fails_when_it_cannot_tell(host: Host) -> None:
+    # The daemon does not answer: "not in a swarm" would be a guess.
+    host.set("daemon-down", "")
+    r = host.run("swarm-leave.sh")
+    assert r.returncode == 1 and f"cannot tell: the Docker daemon does not answer: {DAEMON_DOWN}" in r.stderr
+    assert "skip" not in r.stderr and "swarm leave" not in host.log("docker.argv")
+
+
+def test_leave_of_a_locked_node_leaves(host: Host) -> None:
+    host.set("state", "locked")
+    r = host.run("swarm-leave.sh")
+    assert r.returncode == 0, r.stderr
     assert "swarm leave --force" in host.log("docker.argv")
 
 
