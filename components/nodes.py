@@ -88,9 +88,7 @@ def plan_nodes(prefix: str, managers: int, workers: int, zones: int) -> list[Nod
     Names are stable: worker-2 stays worker-2 when worker-3 is added or removed.
     """
     specs = [NodeSpec(f"{prefix}-manager-{i + 1}", "manager", i % zones) for i in range(managers)]
-    specs += [
-        NodeSpec(f"{prefix}-worker-{i + 1}", "worker", (WORKER_ZONE_OFFSET + i) % zones) for i in range(workers)
-    ]
+    specs += [NodeSpec(f"{prefix}-worker-{i + 1}", "worker", (WORKER_ZONE_OFFSET + i) % zones) for i in range(workers)]
     return specs
 
 

@@ -112,7 +112,7 @@ def _public_key(text: str) -> list[Bad]:
 
 
 def _additional_keys(keys: list[str]) -> list[Bad]:
-    found = [bad for k in keys for bad in nodes.public_key_problems(k)]
+    found: list[Bad] = [bad for k in keys for bad in nodes.public_key_problems(k)]
     if len(set(keys)) != len(keys):
         found.append((keys, "lists a key twice"))
     return found

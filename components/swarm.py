@@ -181,12 +181,10 @@ class Swarm(pulumi.ComponentResource):
             # (pulumi-command: only `triggers` replace), so its join, label, leave and
             # forget are new resources, and the old node's drain, leave and removal run
             # at the end of the run (create-before-delete), against the old address.
-            follows = [n.instance_id]
+            follows: list[pulumi.Input[str]] = [n.instance_id]
             if n is first:
                 # The first manager is taken out only with the whole swarm (init's delete).
-                self.members.append(
-                    command(f"{name}-member-{n.short}", on(first), label, [init], triggers=follows)
-                )
+                self.members.append(command(f"{name}-member-{n.short}", on(first), label, [init], triggers=follows))
                 continue
             # Taking a node out runs these deletes in this order (dependents first):
             # member: drain + demote (manager) -> leave: the node leaves (deployer's ssh,
