@@ -282,3 +282,11 @@ def test_good_values_near_the_new_rules_pass() -> None:
     assert s.ssh_public_key == RSA and s.service_name == "my_app-2"
     assert s.docker_insecure_registries == ("10.78.0.1:5000", "reg.internal", "my-reg.example.com:65535")
     assert (s.manager_count, s.worker_count) == (3, 0)
+
+
+def test_additional_public_keys_are_checked_like_the_key() -> None:
+    found = problems(sshAdditionalPublicKeys='["ecdsa-sha2-nistp256 AAAA x"]')
+    assert len(found) == 1 and found[0].startswith("sshAdditionalPublicKeys = ")
+    twice = problems(sshAdditionalPublicKeys=f'["{PUB}", "{PUB}"]')
+    assert any("lists a key twice" in p for p in twice)
+    assert parse({**GOOD, "sshAdditionalPublicKeys": f'["{PUB}"]'}).ssh_additional_public_keys == (PUB,)
