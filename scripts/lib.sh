@@ -199,3 +199,18 @@ retry() {
     [ "$pause" -ge 8 ] || pause=$((pause * 2))
   done
 }
+
+# removal_targets ADDR (manager only): the first step of every removal script. Exits 0,
+# with the reason, when there is nothing to remove (no swarm here, or no node at ADDR);
+# fails when it cannot tell (manager_ready); else sets `live` and `stale` (nodes_at).
+removal_targets() {
+  manager_ready || {
+    log "skip: nothing to remove: this manager is in no swarm (the swarm is gone)"
+    exit 0
+  }
+  nodes_at "$1"
+  if [ -z "$live$stale" ]; then
+    log "skip: nothing to remove: no node has address $1 (removed already)"
+    exit 0
+  fi
+}

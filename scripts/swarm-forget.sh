@@ -10,15 +10,7 @@
 set -euo pipefail
 : "${NODE_ADDR:?}"
 live="" stale=""
-manager_ready || {
-  log "skip: nothing to remove: this manager is in no swarm (the swarm is gone)"
-  exit 0
-}
-nodes_at "$NODE_ADDR"
-if [ -z "$live$stale" ]; then
-  log "skip: nothing to remove: no node has address $NODE_ADDR (removed already)"
-  exit 0
-fi
+removal_targets "$NODE_ADDR"
 for id in $live $stale; do
   demote_node "$id"
   # --force: the node has left (or its host is gone); without it, node rm waits a
