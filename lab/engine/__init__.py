@@ -143,6 +143,17 @@ def resolve_replace(targets: list[str], state: State) -> set[str]:
     return out
 
 
+SEALED = "sealed"
+
+
+def config_values(state: State) -> dict[str, Any]:
+    """The `--set` values saved in STATE, secrets unsealed as configmod.Secret."""
+    return {
+        k: configmod.Secret(state.vault.open(v[SEALED])) if isinstance(v, dict) and SEALED in v else v
+        for k, v in state.config.items()
+    }
+
+
 @dataclass
 class Outcome:
     exports: dict[str, Any]
@@ -181,21 +192,25 @@ def up(
     state = State(state_dir)
     # `up --config K=V` saves to the stack's config before the update runs (up.go parseAndSaveConfigArray):
     # a string. From Python, a list stands for `pulumi config set --path 'K[0]' ...` (a
-    # real array, which `-c` cannot give) and None for `pulumi config rm K`.
+    # real array, which `-c` cannot give), a configmod.Secret for `pulumi config set
+    # --secret` (kept sealed in the state, never logged) and None for `pulumi config rm K`.
     if overrides:
         for k, v in overrides.items():
             if v is None:
                 state.config.pop(k, None)
+            elif isinstance(v, configmod.Secret):
+                state.config[k] = {SEALED: state.vault.seal(v.value)}
             else:
                 state.config[k] = v if isinstance(v, list) else str(v)
         state.save()
-    run_values = dict(state.config)
+    run_values = config_values(state)
     if os.environ.get("LAB_MESH") == "auto" and Path("/proc/net/ip_vs").exists() and "smokeTestMode" not in run_values:
         run_values["smokeTestMode"] = "mesh"  # a kernel with IP_VS (GitHub's runners): check the mesh for real
     events = Events(state_dir, echo)
-    given = ", ".join(f"{k}={v}" for k, v in sorted(run_values.items())) or f"as in Pulumi.{stack}.yaml"
+    shown = {k: "[secret]" if isinstance(v, configmod.Secret) else v for k, v in run_values.items()}
+    given = ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or f"as in Pulumi.{stack}.yaml"
     events.phase("start", f"up: stack {stack}, config {given}{' (replay)' if replay else ''}", op="up", stack=stack,
-                 config=run_values)  # fmt: skip
+                 config=shown)  # fmt: skip
     cfg = build_config(state_dir, stack, run_values)
     targets = resolve_replace(list(replace or []), state)
     dep = _deployment(state, backend, events, providers, replace=targets,
@@ -248,7 +263,7 @@ def destroy(
                  stack=stack)  # fmt: skip
     dep = _deployment(state, backend, events, providers)
     if run_program_first:
-        cfg = build_config(state_dir, stack, dict(state.config))  # validated, as with --run-program
+        cfg = build_config(state_dir, stack, config_values(state))  # validated, as with --run-program
         mocks = LabMocks(dep, destroy=True)
         mon = RecordingMonitor(mocks)
         mocks.monitor = mon

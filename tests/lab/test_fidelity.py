@@ -16,6 +16,7 @@ import pytest
 
 from lab import engine
 from lab.engine import events as engine_events
+from lab.engine.config import Secret
 from lab.summary import collect, socket_client
 from tests.lab.test_lab import reset, swarm_state, up
 
@@ -188,7 +189,8 @@ def test_rotating_the_ssh_key_replaces_no_node(fresh: int, tmp_path: Path) -> No
     ids = {r.name: r.id for r in engine.State(engine.LAB_STATE).resources.values() if r.type.endswith("Instance")}
 
     engine.up({"sshAdditionalPublicKeys": [new_pub]})  # config set --path 'sshAdditionalPublicKeys[0]'
-    engine.up({"sshPublicKey": new_pub, "sshPrivateKey": new_priv, "sshAdditionalPublicKeys": None})  # config rm
+    # config set sshPublicKey; config set --secret sshPrivateKey; config rm sshAdditionalPublicKeys
+    engine.up({"sshPublicKey": new_pub, "sshPrivateKey": Secret(new_priv), "sshAdditionalPublicKeys": None})
 
     state = engine.State(engine.LAB_STATE)
     assert {r.name: r.id for r in state.resources.values() if r.type.endswith("Instance")} == ids
@@ -198,3 +200,6 @@ def test_rotating_the_ssh_key_replaces_no_node(fresh: int, tmp_path: Path) -> No
         assert not _logs_in(ip, old_priv), ip
     assert collect().service["running"] == 2
     assert old_pub != new_pub
+    # `config set --secret`: sealed in the lab's state, shown nowhere.
+    for f in ("stack.json", "engine.log", "events.jsonl"):
+        assert "PRIVATE KEY" not in (engine.LAB_STATE / f).read_text(), f

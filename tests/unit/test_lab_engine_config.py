@@ -111,3 +111,18 @@ def test_the_real_project_file_with_the_lab_stack() -> None:
     if decl and decl.get("secret"):
         with pytest.raises(ConfigError, match="must be encrypted"):
             build(project, "lab", {**values, "sshPrivateKey": "KEY"})
+
+
+def test_a_secret_set_value_is_sealed_in_the_lab_state(tmp_path) -> None:
+    """`config set --secret` from the lab's Python API: kept sealed in the state file."""
+    from lab.engine import SEALED, config_values
+    from lab.engine.config import Secret
+    from lab.engine.state import State
+
+    st = State(tmp_path)
+    st.config["sshPrivateKey"] = {SEALED: st.vault.seal("-----BEGIN OPENSSH PRIVATE KEY-----")}
+    st.config["workerCount"] = "3"
+    st.save()
+    assert "PRIVATE KEY" not in (tmp_path / "stack.json").read_text()
+    again = config_values(State(tmp_path))
+    assert again == {"sshPrivateKey": Secret("-----BEGIN OPENSSH PRIVATE KEY-----"), "workerCount": "3"}
