@@ -77,8 +77,10 @@ endif
 test: venv deps
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
+# The fast suites on every core (pytest-xdist): the lab's tests cannot share their hosts,
+# so `make test` runs everything in one process.
 test-unit: venv
-	$(PY) -m pytest -q tests/unit tests/program tests/policy
+	$(PY) -m pytest -q -n auto tests/unit tests/program tests/policy
 
 docs: venv
 	$(PY) -m components.schema docs --write

@@ -128,11 +128,13 @@ def bench_lab() -> list[str]:
 
 def bench_tests() -> list[str]:
     lines = ["4. Test suite wall time (pytest process included)"]
-    for label, paths in (
+    for label, args in (
         ("unit (tests/unit)", ["tests/unit"]),
         ("unit+program+policy", ["tests/unit", "tests/program", "tests/policy"]),
+        # What `make test-unit` runs: the same, on every core (pytest-xdist).
+        ("make test-unit", ["-n", "auto", "tests/unit", "tests/program", "tests/policy"]),
     ):
-        times = [sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths) for _ in range(RUNS)]
+        times = [sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args) for _ in range(RUNS)]
         lines.append(f"  {label:>20} {stats(times):>22} s")
     if os.environ.get("BENCH_LAB_TESTS") == "1" and platform.system() == "Linux" and os.geteuid() == 0:
         sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/lab")
