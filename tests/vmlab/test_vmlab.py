@@ -125,6 +125,24 @@ def test_vm_lab_runs_user_data_and_the_mesh_answers_on_every_node() -> None:
             assert status_code == 200, (ip, body)
             assert any(c.startswith(body[:12]) for c in containers), (ip, body, containers)
         assert "routing mesh answers on all 3 nodes" in str(res.exports.get("smokeTest")), res.exports
+
+        # The encrypted overlay (Pulumi.vmlab.yaml: encryptedOverlay), across nodes: from the
+        # VM with no replica, a probe on the service's network asks each task directly, so
+        # every answer crossed to another VM over IPsec; the kernel holds ESP states for it.
+        net = f"{name}-net"
+        assert ssh(manager, f"docker network inspect {net} --format '{{{{index .Options \"encrypted\"}}}}'").strip()
+        image = str(cfg.get("serviceImage"))
+        probe = (
+            f"docker run --rm --network {net} {image} sh -c 'for ip in $(nslookup tasks.{name} 2>/dev/null "
+            '| awk "/^Address/ && \\$NF !~ /:/ && NR>2 {print \\$NF}"); do timeout 5 wget -q -O - http://$ip:'
+            f"{cfg.get('serviceTargetPort', 5000)}/ || exit 1; echo; done'"
+        )
+        answers = ssh(without[0], probe).split()
+        assert len(answers) == 2 and all(any(c.startswith(a[:12]) for c in containers) for a in answers), answers
+        # The two nodes that run a task each hold the network, so IPsec states between them.
+        with_task = next(v["ip"] for v in res.vms if v["name"] in replica_nodes)
+        esp = ssh(with_task, "sudo -n ip xfrm state | grep -c 'proto esp' || true").strip()
+        assert int(esp or 0) > 0, "no IPsec ESP state on the node: the overlay is not encrypted"
     finally:
         vmlab.down(echo=False)
     assert vmlab.leftovers() == []
