@@ -145,7 +145,10 @@ class Service(pulumi.ComponentResource):
                 parallelism=1, delay="5s", order="stop-first", failure_action="pause", monitor="30s"
             ),
             # `pulumi up` returns only once the replicas run (or fails after the timeout).
-            converge_config=docker.ServiceConvergeConfigArgs(delay="5s", timeout="5m"),
+            # The provider's create waits `delay`, then polls at least 5 s apart
+            # (kreuzwerker v4.5.0 StateChangeConf, MinTimeout 5s): a short first wait lets a
+            # service whose image is already local count as converged at the first look.
+            converge_config=docker.ServiceConvergeConfigArgs(delay="2s", timeout="5m"),
             opts=pulumi.ResourceOptions.merge(on_swarm, replace_first),
         )
 
