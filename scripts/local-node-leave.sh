@@ -6,8 +6,8 @@
 # Parameters: NODE (user@host), SSH_OPTS (one ssh option per line), LEAVE_SCRIPT.
 set -euo pipefail
 : "${NODE:?}" "${SSH_OPTS:?}" "${LEAVE_SCRIPT:?}"
-# One array element per line of SSH_OPTS. Not mapfile: it is bash 4, and macOS runs
-# this with /bin/bash 3.2 (tests/unit/test_deployer_bash.py).
+# One array element per line of SSH_OPTS, read line by line: macOS runs this with
+# /bin/bash 3.2, which lacks bash 4's array builtins (tests/unit/test_deployer_bash.py).
 opts=()
 while IFS= read -r opt; do
   opts+=("$opt")
