@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from harness.run import Run, is_secret, unwrap
+from lab.providers.docker import read_back_duration
 from tests.cloudmocks import FAKE_DIGEST, FAKE_PRIVATE_KEY, FAKE_PUBLIC_KEY, FAKE_TOKEN, FAKE_UNLOCK_KEY
 from tests.program.helpers import run
 from tests.skips import needs
@@ -442,51 +443,6 @@ def test_the_deployer_key_is_written_on_every_run_and_named_by_ssh_token(tmp_pat
     assert "IdentityFile=%d/.ssh/pulumi-docker-swarm/dev/id" in leave
 
 
-# shortDur of kreuzwerker/terraform-provider-docker v4.5.0
-# (internal/provider/resource_docker_service_structures.go): Go's Duration.String()
-# with a trailing "0s" after minutes and "0m" after hours removed.
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def _go_duration_seconds(text: str) -> float:
-    import re
-
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
-    assert parts and "".join(n + u for n, u in parts) == text, text
-    return sum(float(n) * _GO_UNITS[u] for n, u in parts)
-
-
-def _short_dur(seconds: float) -> str:
-    if seconds == 0:
-        return "0s"
-    if seconds < 1:
-        ms = seconds * 1000
-        return f"{ms:g}ms"
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    text = (f"{int(h)}h" if h else "") + (f"{int(m)}m" if h or m else "") + f"{s:g}s"
-    if text.endswith("m0s"):
-        text = text[:-2]
-    if text.endswith("h0m"):
-        text = text[:-2]
-    return text
-
-
-def test_short_dur_model() -> None:
-    for given, read_back in [
-        ("60s", "1m"),
-        ("10s", "10s"),
-        ("1m30s", "1m30s"),
-        ("90s", "1m30s"),
-        ("1h0m0s", "1h"),
-        ("5m", "5m"),
-        ("0s", "0s"),
-        ("500ms", "500ms"),
-        ("2h30m", "2h30m"),
-    ]:
-        assert _short_dur(_go_duration_seconds(given)) == read_back, given  # fmt: skip
-
-
 def test_every_duration_of_the_service_is_in_the_providers_read_back_form(default: Run) -> None:
     """A duration the provider reads back in another form ("60s" -> "1m") changes the
     Service on every `up`. converge_config is never read back, so it may be any form."""
@@ -500,7 +456,8 @@ def test_every_duration_of_the_service_is_in_the_providers_read_back_form(defaul
         "rollback monitor": i["rollbackConfig"]["monitor"],
     }
     for what, text in durations.items():
-        assert text == _short_dur(_go_duration_seconds(text)), (what, text)
+        # The one model of the provider's shortDur (lab/providers/docker.py, tested there).
+        assert text == read_back_duration(text), (what, text)
 
 
 def test_placement_preferences_are_ones_swarmkit_honours(default: Run) -> None:
