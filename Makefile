@@ -4,6 +4,7 @@
 # make vm-lab  - the same program on 3 QEMU VMs: cloud-init runs its user data, the mesh answers (root)
 # make vm-lab-down
 # make up     - pulumi up on AWS (needs the Pulumi CLI and AWS credentials)
+# make roll   - replace every node of the stack, one at a time (a new AMI or user data); lab-roll: the lab's
 # make lock   - recompile requirements.lock.txt and policy/requirements.txt from the ranges
 # make lint   - ruff, pyright, shellcheck, actionlint, zizmor, cloud-init schema
 # make bench  - print performance numbers
@@ -38,7 +39,7 @@ PIP_TOOLS := pip-tools==7.6.2
 LOCK_ARGS ?=
 PIP_COMPILE_ARGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: venv policy-venv lock deps test test-unit lab lab-down up preview destroy refresh lint bench vm-lab vm-lab-down docs
+.PHONY: venv policy-venv lock deps test test-unit lab lab-down lab-roll up roll preview destroy refresh lint bench vm-lab vm-lab-down docs
 
 $(VENV)/.installed: $(LOCK)
 	python3 -m venv --clear $(VENV)
@@ -103,9 +104,19 @@ up: venv policy-venv
 preview: venv policy-venv
 	pulumi preview --stack $(STACK) --policy-pack policy
 
-# --run-program: the program writes the deployer's SSH key (components/access.py), which
-# the docker provider and the nodes' leave steps need; plain `pulumi destroy` does not run
-# the program, so on a machine where no `up` ran (a CI runner) it could not reach the nodes.
+# A rolling replacement: workers, then managers down to manager-1, one `pulumi up --replace`
+# each (ops/roll.py); ROLL_ARGS='--only swarm-worker-2' limits it.
+ROLL_ARGS ?=
+roll: venv policy-venv
+	$(PY) -m ops.roll --stack $(STACK) --policy-pack policy $(ROLL_ARGS)
+
+lab-roll: venv
+	$(PY) -m ops.roll --engine lab --stack lab $(ROLL_ARGS)
+
+# A destroy skips the swarm's removal steps and the service's deletes (deleted with the
+# VPC: the instances go anyway), so it needs no node to answer. --run-program: the
+# program writes the deployer's SSH key (components/access.py); should a delete ever need
+# the nodes, a machine where no `up` ran (a CI runner) has the key all the same.
 destroy: venv
 	pulumi destroy --stack $(STACK) --run-program
 

@@ -18,7 +18,7 @@ from components.swarm import Swarm, SwarmArgs
 # call), then what the region offers (instance type, zones); then cap azCount by it.
 environment.check(os.environ)
 cfg = config.load()
-where = region.look_up(cfg.instance_type)
+where = region.look_up(cfg.instance_type, cfg.ami)
 if len(where.zones) < cfg.az_count:
     cfg = config.load(available_azs=len(where.zones))
 zones = where.zones[: cfg.az_count]
@@ -62,6 +62,7 @@ nodes = Nodes(
         login_user=cfg.ssh_user,
         insecure_registries=cfg.docker_insecure_registries,
         pin_host_keys=cfg.pin_host_keys,
+        ami=cfg.ami,
         tags=tags,
         after=[*net.routes_ready, fw.egress],
     ),
@@ -77,6 +78,7 @@ swarm = Swarm(
         ssh_opts_for=access.opts_for,
         autolock=cfg.autolock,
         authorized_keys=pulumi.Output.all(public_key, *cfg.ssh_additional_public_keys),
+        deleted_with=net.vpc,
     ),
 )
 app = Service(
@@ -96,6 +98,7 @@ app = Service(
         smoke_mode=cfg.smoke_test_mode,
         probe_image=cfg.smoke_probe_image,
         encrypted_overlay=cfg.encrypted_overlay,
+        deleted_with=net.vpc,
     ),
 )
 
@@ -103,7 +106,14 @@ pulumi.export("vpcId", net.vpc_id)
 pulumi.export(
     "nodes",
     [
-        {"name": n.name, "role": n.role, "az": n.az, "publicIp": n.public_ip, "privateIp": n.private_ip}
+        {
+            "name": n.name,
+            "role": n.role,
+            "az": n.az,
+            "publicIp": n.public_ip,
+            "privateIp": n.private_ip,
+            "instanceUrn": n.instance_urn,
+        }
         for n in nodes.nodes
     ],
 )

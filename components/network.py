@@ -117,5 +117,6 @@ class Network(pulumi.ComponentResource):
             self.subnet_ids.append(subnet.id)
             self.routes_ready.append(association)
 
+        self.vpc = vpc  # the stack's root: deleted only with the whole stack
         self.vpc_id = vpc.id
         self.register_outputs({"vpcId": vpc.id, "subnetIds": self.subnet_ids})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -63,6 +64,16 @@ def public_key_problems(text: str) -> list[tuple[str, str]]:
     return []
 
 
+_AMI_ID = re.compile(r"ami-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+
+
+def ami_problems(value: str) -> list[tuple[str, str]]:
+    """An AMI ID as EC2 spells it (ami- and 8 or 17 hex digits), or empty."""
+    if value and not _AMI_ID.fullmatch(value):
+        return [(value, "must be an AMI ID such as ami-0123456789abcdef0, or empty for the newest Ubuntu 24.04")]
+    return []
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     """Where one node goes. Pure data, computed before any resource exists."""
@@ -109,6 +120,7 @@ class Node:
     public_ip: pulumi.Output[str]
     private_ip: pulumi.Output[str]
     host_key: pulumi.Output[str] | None  # the node's pinned SSH host public key
+    instance_urn: pulumi.Output[str] | None = None  # for `pulumi up --replace` (ops/roll.py)
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,7 @@ class NodesArgs:
     # What must exist before an instance boots: its route to the internet and the
     # group's egress rule (cloud-init installs Docker from the archive at first boot).
     after: list[pulumi.Resource] = field(default_factory=list)
+    ami: str = ""  # empty: the newest Ubuntu 24.04 of the region
 
 
 class Nodes(pulumi.ComponentResource):
@@ -140,15 +153,18 @@ class Nodes(pulumi.ComponentResource):
         super().__init__("swarm:aws:Nodes", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        arch = ami_architecture(args.architectures)
-        ami = aws.ec2.get_ami(
-            owners=[CANONICAL],
-            most_recent=True,
-            filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[UBUNTU_NAME.format(arch=arch)]),
-                aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
-            ],
-        )
+        if args.ami:
+            ami_id = args.ami  # pinned (checked against the instance type: components/region.py)
+        else:
+            arch = ami_architecture(args.architectures)
+            ami_id = aws.ec2.get_ami(
+                owners=[CANONICAL],
+                most_recent=True,
+                filters=[
+                    aws.ec2.GetAmiFilterArgs(name="name", values=[UBUNTU_NAME.format(arch=arch)]),
+                    aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
+                ],
+            ).id
         key = aws.ec2.KeyPair(f"{name}-key", public_key=args.public_key, tags=args.tags, opts=child)
 
         self.nodes = []
@@ -170,7 +186,7 @@ class Nodes(pulumi.ComponentResource):
                 )
             instance = aws.ec2.Instance(
                 spec.name,
-                ami=ami.id,
+                ami=ami_id,
                 instance_type=args.instance_type,
                 subnet_id=args.subnet_ids[spec.zone_index],
                 vpc_security_group_ids=[args.security_group_id],
@@ -188,8 +204,10 @@ class Nodes(pulumi.ComponentResource):
                 tags={**args.tags, "Name": spec.name, "swarm-role": spec.role},
                 opts=pulumi.ResourceOptions.merge(
                     child,
-                    # A newer AMI or edited user data applies to new nodes only: replacing a
-                    # running swarm node would drop its tasks and, for a manager, Raft state.
+                    # A newer AMI or edited user data applies to new nodes only, and to a
+                    # replaced node (a replacement takes the new values of ignored inputs:
+                    # that is how `make roll` upgrades, one node at a time); never to all
+                    # running nodes at once.
                     # A new key pair (keyName is ForceNew) replaces no node either: the
                     # nodes' authorized keys are managed over SSH (node-authorized-keys.sh).
                     pulumi.ResourceOptions(ignore_changes=["ami", "userData", "keyName"], depends_on=args.after),
@@ -205,6 +223,7 @@ class Nodes(pulumi.ComponentResource):
                     public_ip=instance.public_ip,
                     private_ip=instance.private_ip,
                     host_key=host_key,
+                    instance_urn=instance.urn,
                 )
             )
         self.register_outputs({"nodeNames": [n.name for n in self.nodes]})

@@ -35,8 +35,9 @@ class Region:
     architectures: tuple[str, ...]  # the instance type's, as EC2 names them (x86_64, arm64)
 
 
-def look_up(instance_type: str) -> Region:
-    """The region's zones and the instance type's architectures; ConfigError if either fails."""
+def look_up(instance_type: str, ami: str = "") -> Region:
+    """The region's zones and the instance type's architectures; with a pinned AMI, that
+    it exists here and runs on the type. ConfigError if any fails."""
     name = aws.config.region or "(the AWS default region)"
     problems: list[str] = []
     architectures: tuple[str, ...] = ()
@@ -48,6 +49,17 @@ def look_up(instance_type: str) -> Region:
             f"instanceType = {instance_type!r}: is not an instance type EC2 offers in {name} "
             f"(check the spelling, e.g. t3.micro): {_reason(exc)}"
         )
+    if ami and architectures:
+        try:
+            image = aws.ec2.get_ami(filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[ami])], most_recent=True)
+        except Exception as exc:
+            problems.append(f"ami = {ami!r}: is not an image this account can launch in {name}: {_reason(exc)}")
+        else:
+            if image.architecture not in architectures:
+                problems.append(
+                    f"ami = {ami!r}: is built for {image.architecture}; instanceType {instance_type!r} runs "
+                    f"{', '.join(architectures)}"
+                )
     zones: list[str] = []
     try:
         zones = sorted(aws.get_availability_zones(state="available", filters=[STANDARD_ZONES]).names)

@@ -135,6 +135,11 @@ KEYS: tuple[Key, ...] = (
     Key("instanceType", "string", "t3.micro",
         "EC2 instance type of every node, looked up in the region before anything is created. "
         "Graviton types (t4g...) get the arm64 Ubuntu image.", _instance_type),
+    Key("ami", "string", "",
+        "The AMI (ami-...) of new and replaced nodes. Empty: the newest Canonical Ubuntu 24.04 image of "
+        "the region, looked up on each run; a running node keeps the image it was created with either way, "
+        "and a new image reaches running nodes only by replacing them (make roll). Its architecture must "
+        "be one the instance type runs.", nodes.ami_problems),
     Key("rootVolumeGb", "integer", 20, "Size of each node's encrypted gp3 root volume in GiB, 8 to 1024.",
         lo=8, hi=1024),
     Key("vpcCidr", "string", "10.0.0.0/16",

@@ -12,9 +12,9 @@ from pulumi_command import remote
 from components import image_ref
 from components.commands import render
 from components.nodes import Node
-from components.swarm import COMMAND_TIMEOUT
+from components.swarm.on_node import NodeShell
 
-SPREAD_BY_ZONE = "node.labels.az"  # the label components/swarm.py puts on every node
+SPREAD_BY_ZONE = "node.labels.az"  # the label scripts/swarm-label.sh puts on every node
 ENCRYPTED_LABEL = "swarm.overlay.encrypted"
 
 
@@ -34,6 +34,9 @@ class ServiceArgs:
     smoke_mode: str
     probe_image: str
     encrypted_overlay: bool = False
+    # Deleted only with the whole stack (the VPC): `pulumi destroy` then skips the
+    # network's and service's deletes, which would need the cluster to answer.
+    deleted_with: pulumi.Resource | None = None
 
 
 class Service(pulumi.ComponentResource):
@@ -58,21 +61,19 @@ class Service(pulumi.ComponentResource):
         )
         on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=args.after)
 
-        manager_conn = remote.ConnectionArgs(
-            host=mgr.public_ip, user=args.user, private_key=args.private_key, host_key=mgr.host_key
-        )
-        bounded = pulumi.CustomTimeouts(create=COMMAND_TIMEOUT, update=COMMAND_TIMEOUT)
+        # Commands on the manager: the same helper as the swarm's steps (none has a delete).
+        sh = NodeShell(args.user, args.private_key, lambda _: pulumi.Output.from_input(args.ssh_opts), self)
+        on_manager = sh.connection(mgr)
         # The image as the provider's create will pin it (components/image_ref.py), asked of
         # the manager's daemon once per configured image: a tag that moves later changes
         # nothing until the image setting changes (or this step is replaced).
-        resolved = remote.Command(
+        resolved = sh.command(
             f"{name}-image",
-            connection=manager_conn,
-            add_previous_output_in_env=False,
-            create=render("swarm-image-digest.sh", {"IMAGE": args.image}),
+            on_manager,
+            render("swarm-image-digest.sh", {"IMAGE": args.image}),
+            args.after,
             triggers=[args.image],
             logging=remote.Logging.STDERR,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.after, custom_timeouts=bounded),
         )
         pinned = resolved.stdout.apply(lambda out: image_ref.pin(args.image, out))
 
@@ -80,7 +81,7 @@ class Service(pulumi.ComponentResource):
         # cannot exist beside the old (swarmkit: "name conflicts with an existing object";
         # the published port is held by the old service). pulumi-docker sets
         # DeleteBeforeReplace for containers only (provider/resources.go).
-        replace_first = pulumi.ResourceOptions(delete_before_replace=True)
+        replace_first = pulumi.ResourceOptions(delete_before_replace=True, deleted_with=args.deleted_with)
         network = docker.Network(
             f"{name}-net",
             name=f"{args.service_name}-net",
@@ -153,11 +154,10 @@ class Service(pulumi.ComponentResource):
         )
 
         addrs = pulumi.Output.all(*[n.private_ip for n in args.nodes]).apply(" ".join)
-        smoke = remote.Command(
+        smoke = sh.command(
             f"{name}-smoke",
-            connection=manager_conn,
-            add_previous_output_in_env=False,
-            create=addrs.apply(
+            on_manager,
+            addrs.apply(
                 lambda a: render(
                     "swarm-smoke.sh",
                     {
@@ -173,10 +173,9 @@ class Service(pulumi.ComponentResource):
                     },
                 )
             ),
+            [service],
             # Check again whenever the service or the node set changes.
             triggers=[service.id, args.image, args.replicas, addrs],
-            # Bounded like every remote command (components/swarm.py, COMMAND_TIMEOUT).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[service], custom_timeouts=bounded),
         )
         self.smoke_result = smoke.stdout
         self.urls = pulumi.Output.all(*[n.public_ip for n in args.nodes]).apply(

@@ -39,6 +39,7 @@ class Settings:
     manager_count: int
     worker_count: int
     instance_type: str
+    ami: str
     root_volume_gb: int
     vpc_cidr: str
     az_count: int

@@ -71,6 +71,7 @@ class Registration:
     provider: str
     custom_timeouts: dict[str, str]
     delete_before_replace: bool
+    deleted_with: str = ""  # the URN of the resource whose deletion makes this one's a no-op
     outputs: dict[str, Any] = field(default_factory=dict)
     id: str = ""
 
@@ -116,6 +117,7 @@ class RecordingMonitor(MockMonitor):
                 k: getattr(timeouts, k) for k in ("create", "update", "delete") if getattr(timeouts, k, "")
             },
             delete_before_replace=bool(request.deleteBeforeReplace),
+            deleted_with=request.deletedWith,
         )
         # The mock may want the full registration (dependencies, options), not just MockResourceArgs.
         self.current.registration = reg

@@ -209,8 +209,31 @@ removal_targets() {
     exit 0
   }
   nodes_at "$1"
+  # A node is never taken out by itself: its demotion would end this script's view of
+  # the swarm half-way (and a leader's, the swarm's). The program runs removals on
+  # another manager (components/swarm/membership.py): this is the guard.
+  local me
+  me=$(docker_info '{{.Swarm.NodeID}}') || exit 1
+  case " $live $stale " in
+    *" $me "*) fail "cannot take this node ($me, $1) out from itself: run the removal on another manager" ;;
+  esac
   if [ -z "$live$stale" ]; then
     log "skip: nothing to remove: no node has address $1 (removed already)"
     exit 0
   fi
+}
+
+# reachability ID (manager only): "reachable" | "unreachable" | "unknown" for a Raft
+# member, "" for a worker.
+reachability() { docker node inspect --format '{{with .ManagerStatus}}{{.Reachability}}{{end}}' "$1"; }
+
+# other_managers ID (manager only, after read_nodes): the IDs of the Raft members other
+# than ID that are Ready and reachable: those that keep the swarm while ID goes.
+other_managers() {
+  local nid addr state role raft out=""
+  while read -r nid addr state role raft; do
+    if [ -z "$nid" ] || [ "$nid" = "$1" ] || [ "$raft" = - ] || [ "$state" != ready ]; then continue; fi
+    if [ "$(reachability "$nid")" = reachable ]; then out="${out:+$out }$nid"; fi
+  done <<<"$NODES"
+  printf '%s\n' "$out"
 }

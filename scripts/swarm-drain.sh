@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On a manager, the first step of taking a node out (scale-down or destroy):
 # drain it so its tasks move elsewhere, and demote it if it is a manager (waiting
-# until it has left the Raft group). The node then leaves (local-node-leave.sh) and
+# until it has left the Raft group). The node then leaves (local-on-node.sh) and
 # is removed (swarm-forget.sh). Parameters: NODE_ADDR.
 #
 # Entries at NODE_ADDR (lib.sh nodes_at): the live one is drained and demoted. Down

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Make this node the first manager of a new swarm, unless it is in one already.
+# Runs once in a stack's life (components/swarm: bootstrap): autolock changes later
+# are swarm-autolock.sh's.
 # Parameters: ADVERTISE_ADDR (this node's private IP), AUTOLOCK (true|false:
 # managers need the unlock key after a restart).
 # Stdout: the swarm's ID, and nothing else (init's own output holds join
@@ -15,10 +17,6 @@ case "$state" in
     [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] \
       || fail "this node is in a swarm already, but not as a manager"
     log "skip: already a manager of swarm $(docker info --format '{{.Swarm.Cluster.ID}}')"
-    if [ "$(docker info --format '{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}')" != "$AUTOLOCK" ]; then
-      docker swarm update --autolock="$AUTOLOCK" >/dev/null # prints the unlock key: not here
-      log "autolock set to $AUTOLOCK"
-    fi
     ;;
   inactive)
     docker swarm init --advertise-addr "$ADVERTISE_ADDR" --autolock="$AUTOLOCK" >/dev/null

@@ -2,11 +2,12 @@
 # Join this node to swarm SWARM_ID, whose manager listens on MANAGER_ADDR, unless
 # it is a member already. The join token arrives on stdin and goes to the Docker
 # Engine API on stdin too, so it never appears in any process's argv.
-# Parameters: SWARM_ID, MANAGER_ADDR, ADVERTISE_ADDR. Stdin: the join token.
+# Parameters: SWARM_ID, MANAGER_ADDR (empty: no node can let this one in),
+# ADVERTISE_ADDR. Stdin: the join token (needed only to join: manager-1, which
+# created the swarm, runs this too and skips; see swarm-sponsor-token.sh).
 set -euo pipefail
-: "${SWARM_ID:?}" "${MANAGER_ADDR:?}" "${ADVERTISE_ADDR:?}"
+: "${SWARM_ID:?}" "${MANAGER_ADDR=}" "${ADVERTISE_ADDR:?}"
 IFS= read -r token || true
-[ -n "$token" ] || fail "no join token on stdin"
 
 sock=/var/run/docker.sock
 # The daemon answers, and this login may use it: a login session older than our
@@ -54,6 +55,9 @@ case "$state" in
   inactive) ;;
   *) fail "unexpected swarm state '$state'" ;;
 esac
+
+[ -n "$MANAGER_ADDR" ] || fail "this node is not in swarm $SWARM_ID and no other node can let it in: the only node of a swarm cannot be replaced (README, 'Recovering a swarm')"
+[ -n "$token" ] || fail "no join token on stdin: the node at $MANAGER_ADDR gave none (it is not a manager of swarm $SWARM_ID now; see its step's log)"
 
 # printf is a shell builtin: the token is written to the pipe, not passed to a program.
 # On an HTTP error curl prints the API's answer ({"message":"..."}): its reason.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# On a manager, after the service is deployed: succeed only when the service
-# has all its replicas running and answers HTTP.
+# On a manager, after the service is deployed: succeed only when every node of the
+# stack (NODE_ADDRS) is in the swarm and Ready, and the service has all its replicas
+# running and answers HTTP.
 #   MODE=mesh : every node answers on the published port (the routing mesh).
 #   MODE=tasks: each task answers on its target port, asked from a probe
 #               container on the service's overlay network (for kernels
@@ -12,6 +13,24 @@ set -euo pipefail
 TIMEOUT=${TIMEOUT:-300}
 # Cannot tell (daemon down, swarm locked, no leader): say why now, not after TIMEOUT.
 manager_ready || fail "this node is in no swarm"
+
+# A node of the stack Ready at ADDR (its address, or a manager's Raft address). After a
+# leader change every node is "unknown" until its next heartbeat (swarmkit
+# manager/dispatcher/dispatcher.go, markNodesUnknown): waited for like the service.
+ready_at() {
+  local addr state raft
+  while read -r _ addr state _ raft; do
+    if [ "$state" = ready ] && { [ "$addr" = "$1" ] || [ "${raft%:*}" = "$1" ]; }; then return 0; fi
+  done <<<"$NODES"
+  return 1
+}
+all_ready() {
+  local a
+  read_nodes || return 1
+  for a in $NODE_ADDRS; do ready_at "$a" || return 1; done
+}
+retry "$TIMEOUT" all_ready || fail "not every node of the stack is Ready in the swarm after ${TIMEOUT}s: $(for a in $NODE_ADDRS; do ready_at "$a" || printf '%s ' "$a"; done)"
+log "all $(echo "$NODE_ADDRS" | wc -w) nodes of the stack are Ready"
 
 running() {
   [ "$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$SERVICE" | grep -c '^Running')" -ge "$REPLICAS" ]

@@ -64,7 +64,11 @@ class CloudMocks(pmocks.Mocks):
             names = [z for z, status in self.opt_in.items() if _passes(status, args.args.get("filters"))]
             return {"names": names, "zoneIds": [z + "-id" for z in names]}, []
         if args.token == "aws:ec2/getAmi:getAmi":
-            return {"id": "ami-0123456789abcdef0", "name": args.args["filters"][0]["values"][0]}, []
+            wanted = args.args["filters"][0]
+            if wanted["name"] == "image-id":  # a pinned ami: x86_64 unless its ID says arm
+                arch = "arm64" if wanted["values"][0].endswith("a") else "x86_64"
+                return {"id": wanted["values"][0], "name": "pinned", "architecture": arch}, []
+            return {"id": "ami-0123456789abcdef0", "name": wanted["values"][0], "architecture": "x86_64"}, []
         if args.token == "aws:ec2/getInstanceType:getInstanceType":
             wanted = str(args.args.get("instanceType", ""))
             family, _, size = wanted.partition(".")

@@ -233,9 +233,18 @@ def up(
         events.phase("failed", f"up: failed: {exc}", error=str(exc))
         raise
     seconds = time.monotonic() - t0
+    # The stack resource's outputs, as `pulumi stack output` reads them (secrets sealed).
+    state.exports = state.vault.seal_tree(dict(run.exports))
+    state.save()
     events.phase("done", f"up: done in {seconds:.1f}s: {dep.stats.ops}, deleted {dep.deleted}", seconds=seconds,
                  stats=dep.stats.ops, deleted=dep.deleted)  # fmt: skip
     return Outcome(run.exports, dep.deleted, dict(dep.stats.ops), seconds, mon.registrations, events.run)
+
+
+def stack_outputs(stack: str = "lab", state_dir: Path | None = None) -> dict[str, Any]:
+    """`pulumi stack output`: the outputs of the stack's last successful update."""
+    state = State(state_dir or LAB_STATE)
+    return state.vault.open_tree(state.exports)
 
 
 def destroy(
@@ -276,6 +285,8 @@ def destroy(
     with state.lock:
         everything = [*state.pending_deletes, *state.resources.values()]
     dep.delete_all(everything)
+    state.exports = {}
+    state.save()
     events.phase("done", f"destroy: deleted {len(dep.deleted)} resources", deleted=dep.deleted)
     return dep.deleted
 

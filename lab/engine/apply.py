@@ -78,6 +78,10 @@ class Deployment:
         self.lock = threading.RLock()
         self.registered: set[str] = set()
         self.deleted_for_replacement: set[str] = set()
+        # URNs planned to be deleted in this run (the step generator's `sg.deletes`): a
+        # resource whose DeletedWith is among them is not deleted by its provider.
+        self.deleting: set[str] = set()
+        self.replaced: set[str] = set()  # URNs replaced in this run (`sg.replaces`)
         self.error: BaseException | None = None
         self.provider_configs: dict[str, dict[str, Any]] = {}  # provider URN -> inputs of this run
         self.stats = Stats()
@@ -155,8 +159,14 @@ class Deployment:
             reg.ignore_changes,
             reg.delete_before_replace,
             lambda news: provider.diff(ctx, old_view, news, reg.ignore_changes),  # type: ignore[arg-type]
-            force_replace=reg.urn in self.replace,
+            # A resource whose DeletedWith target is replaced is replaced too (pulumi/pulumi
+            # v3.259.0+ step_generator.go: "marked for replacement because ... (its
+            # DeletedWith resource) is being replaced").
+            force_replace=reg.urn in self.replace or (bool(reg.deleted_with) and reg.deleted_with in self.replaced),
         )
+        if step.op == plan.REPLACE:
+            with self.lock:
+                self.replaced.add(reg.urn)
         if step.op == plan.SAME and reg.type in self.replay_types:
             step.op, step.reasons = plan.UPDATE, ["--replay"]
         if reg.type.startswith(PROVIDER_PREFIX):
@@ -220,6 +230,7 @@ class Deployment:
                 property_dependencies={k: sorted(v) for k, v in reg.property_dependencies.items()},
                 provider=reg.provider,
                 delete_before_replace=reg.delete_before_replace,
+                deleted_with=reg.deleted_with,
                 custom_timeouts=dict(reg.custom_timeouts),
                 additional_secret_outputs=list(reg.additional_secret_outputs),
                 lab=dict(ctx.lab),
@@ -285,6 +296,8 @@ class Deployment:
         chain of a delete-before-replace)."""
         if not resources:
             return
+        with self.lock:
+            self.deleting.update(r.urn for r in resources)
         waves = plan.delete_waves(resources)
         if serial:
             waves = [[r] for w in waves for r in w]
@@ -304,8 +317,17 @@ class Deployment:
         why = f" due to {reason}" if reason else ""
         self.events.emit("step", f"delete  {res.name} ({res.type}){why}", phase="start", op="delete",
                          urn=res.urn, name=res.name, type=res.type, reason=reason)  # fmt: skip
+        # DeleteStep.Apply (pulumi/pulumi v3.259.0 pkg/resource/deploy/step.go): no provider
+        # Delete when the resource's DeletedWith is deleted in this run as well.
+        with self.lock:
+            deleted_with = bool(res.deleted_with) and res.deleted_with in self.deleting
         try:
-            provider.delete(ctx, old)
+            if deleted_with:
+                with_name = res.deleted_with.rsplit("::", 1)[-1]
+                self.events.emit("step", f"skip    delete {res.name}: deleted with {with_name}", phase="skipped",
+                                 op="delete", urn=res.urn, name=res.name, type=res.type)  # fmt: skip
+            else:
+                provider.delete(ctx, old)
         except BaseException as exc:
             self.events.emit("step", f"FAIL    delete {res.name}: {exc}", phase="failed", op="delete", urn=res.urn,
                              name=res.name, type=res.type, seconds=round(time.monotonic() - t0, 3),

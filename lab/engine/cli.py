@@ -1,5 +1,7 @@
-"""`python -m lab.engine up [--set K=V]... [--replace URN|NAME]... [--stack S] [--replay]`
-and `python -m lab.engine destroy [--run-program] [--stack S]`."""
+"""`python -m lab.engine up [--set K=V]... [--replace URN|NAME]... [--stack S] [--replay]`,
+`python -m lab.engine destroy [--run-program] [--stack S]` and
+`python -m lab.engine stack output NAME --json [--stack S]`: the arguments `pulumi` takes
+for the same, so a deployer-side script (ops/roll.py) runs either one unchanged."""
 
 from __future__ import annotations
 
@@ -25,13 +27,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_up.add_argument("--stack", default="lab")
     p_up.add_argument("--replay", action="store_true", help="run every command again (idempotence check)")
+    # pulumi's non-interactive flags: the lab engine never asks and never previews first.
+    p_up.add_argument("--yes", "-y", action="store_true", help=argparse.SUPPRESS)
+    p_up.add_argument("--skip-preview", action="store_true", help=argparse.SUPPRESS)
+    p_up.add_argument("--policy-pack", default="", help=argparse.SUPPRESS)
+    p_stack = sub.add_parser("stack", help="stack output NAME --json: one output of the last run")
+    p_stack.add_argument("what", choices=["output"])
+    p_stack.add_argument("name")
+    p_stack.add_argument("--json", action="store_true", required=True)
+    p_stack.add_argument("--stack", default="lab")
     p_down = sub.add_parser("destroy", help="delete every resource of the stack, dependents first")
     p_down.add_argument("--run-program", action="store_true",
                         help="run the program first (as `pulumi destroy --run-program`)")  # fmt: skip
     p_down.add_argument("--stack", default="lab")
     args = ap.parse_args(argv)
     try:
-        if args.cmd == "up":
+        if args.cmd == "stack":
+            outputs = engine.stack_outputs(stack=args.stack)
+            if args.name not in outputs or args.name in ("privateKey", "unlockKey"):
+                raise RuntimeError(f"current stack does not have output property '{args.name}'")
+            print(json.dumps(outputs[args.name], indent=2))
+        elif args.cmd == "up":
             sets = [kv for item in args.set for kv in item.split()]  # LAB_SET="a=1 b=2" arrives as one
             bad = [kv for kv in sets if "=" not in kv]
             if bad:

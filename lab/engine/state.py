@@ -92,6 +92,7 @@ class Resource:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     provider: str = ""  # "<provider urn>::<provider id>"
     delete_before_replace: bool = False
+    deleted_with: str = ""  # ResourceV3.DeletedWith
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     additional_secret_outputs: list[str] = field(default_factory=list)
     delete: bool = False  # replaced; to be deleted (ResourceV3.Delete)
@@ -130,6 +131,7 @@ class State:
         self.resources: dict[str, Resource] = {}
         self.pending_deletes: list[Resource] = []
         self.config: dict[str, Any] = {}  # `--set` values: strings; lists from `config set --path`
+        self.exports: dict[str, Any] = {}  # the stack's outputs of the last successful up (sealed)
         if self.path.exists():
             data = json.loads(self.path.read_text())
             for raw in data.get("resources", []):
@@ -139,12 +141,14 @@ class State:
                 else:
                     self.resources[r.urn] = r
             self.config = dict(data.get("config", {}))
+            self.exports = dict(data.get("exports", {}))
 
     # --- persistence ---------------------------------------------------------
     def save(self) -> None:
         with self.lock:
             data = {
                 "config": self.config,
+                "exports": self.exports,
                 "resources": [r.to_json() for r in [*self.resources.values(), *self.pending_deletes]],
             }
             tmp = self.path.with_suffix(".tmp")

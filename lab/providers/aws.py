@@ -43,7 +43,7 @@ def invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
         return {"names": ZONES, "zoneIds": ZONES}
     if token == "aws:ec2/getAmi:getAmi":
-        return {"id": "ami-lab", "name": "lab"}
+        return {"id": "ami-lab", "name": "lab", "architecture": "x86_64"}
     if token == "aws:ec2/getInstanceType:getInstanceType":
         return {"supportedArchitectures": ["x86_64"]}
     return {}

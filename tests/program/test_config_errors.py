@@ -30,6 +30,7 @@ CASES = [
     {"serviceName": "my.app"},
     {"dockerInsecureRegistries": ["10.0.0.5:5000\n"]},
     {"managerCount": "+3"},
+    {"ami": "ubuntu-24.04"},
 ]
 
 
@@ -103,6 +104,19 @@ def test_a_region_without_zones_stops_the_program_with_its_name() -> None:
     problems = _refused(CloudMocks(zones=0), {"instanceType": "nope.large"})
     assert [p.split(" = ")[0] for p in problems] == ["instanceType", "aws:region"]
     assert problems[1].startswith("aws:region = 'eu-west-1': answers no available zone")
+
+
+def test_a_pinned_ami_of_another_architecture_is_refused_before_any_resource() -> None:
+    """An arm64 image on an x86_64 type would fail at the first RunInstances."""
+    problems = _refused(CloudMocks(), {"ami": "ami-0123456789abcdefa"})  # the mock's arm64 image
+    assert problems == ["ami = 'ami-0123456789abcdefa': is built for arm64; instanceType 't3.micro' runs x86_64"]
+
+
+def test_a_pinned_ami_is_what_every_node_runs() -> None:
+    from tests.program.helpers import run
+
+    r = run({"ami": "ami-0123456789abcdef1"})
+    assert {i.inputs["ami"] for i in r.of_type("aws:ec2/instance:Instance")} == {"ami-0123456789abcdef1"}
 
 
 AZ_TOKEN = "aws:index/getAvailabilityZones:getAvailabilityZones"

@@ -19,18 +19,31 @@ def urn(r: Run, name: str) -> str:
 
 
 def test_each_join_waits_for_init_and_its_own_gate(ha: Run) -> None:
+    graph = dependencies(ha.registrations)
     joins = [x for x in ha.registrations if x.name.startswith("boot-join-")]
-    assert len(joins) == 6
+    assert len(joins) == 7
     for j in joins:
         node = j.name.removeprefix("boot-join-")
-        assert urn(ha, "boot-init") in j.dependencies
+        assert reaches(graph, j.urn, urn(ha, "boot-init"))
         assert urn(ha, f"boot-ready-{node}") in j.dependencies
-        assert urn(ha, f"boot-token-{node.split('-')[0]}") in j.dependencies  # the token, via stdin
+        # the token, via stdin: manager-1's from the node it rejoins through
+        token = "boot-token-rejoin" if node == "manager-1" else f"boot-token-{node.split('-')[0]}"
+        assert urn(ha, token) in j.dependencies
+
+
+def test_manager_1_rejoins_after_its_handover(ha: Run) -> None:
+    """The handover runs delete-first, so a replaced manager-1's old host hands over
+    before the new one reads a token and joins."""
+    handover = ha.named("boot-handover-manager-1")
+    assert handover.delete_before_replace
+    assert handover.urn in ha.named("boot-token-rejoin").dependencies
+    assert handover.urn in ha.named("boot-join-manager-1").dependencies
 
 
 def test_joins_run_in_parallel(ha: Run) -> None:
+    """Every join but manager-1's (the entry manager every other node joins through)."""
     graph = dependencies(ha.registrations)
-    joins = [x.urn for x in ha.registrations if x.name.startswith("boot-join-")]
+    joins = [x.urn for x in ha.registrations if x.name.startswith("boot-join-") and x.name != "boot-join-manager-1"]
     for a in joins:
         for b in joins:
             assert a == b or not reaches(graph, a, b), (a, b)
@@ -69,11 +82,25 @@ def test_provider_waits_for_the_swarm(ha: Run) -> None:
     assert urn(ha, "boot-member-worker-4") in provider.dependencies
 
 
-def test_critical_path_does_not_grow_with_the_cluster() -> None:
-    small = critical_path(run({"managerCount": 1, "workerCount": 2}).registrations)
+def test_critical_path_does_not_grow_with_the_workers() -> None:
+    """Workers join and are labelled side by side; managers are labelled one after the
+    other, so that their removals run one at a time (test_managers_are_removed_one_at_a_time)."""
+    small = critical_path(run({"managerCount": 3, "workerCount": 2}).registrations)
     large = critical_path(run({"managerCount": 3, "workerCount": 30}).registrations)
     assert len(small) == len(large), (small, large)
     assert small[-1] == "app-smoke"
+
+
+def test_managers_are_removed_one_at_a_time() -> None:
+    """managerCount 3 -> 1 takes out manager-3, then manager-2: each manager's member
+    step (drain and demote) depends on the previous manager's, and deletes run
+    dependents first, so at most one manager is out at a time."""
+    r = run({"managerCount": 3, "workerCount": 1})
+    graph = dependencies(r.registrations)
+    # manager-3's whole removal chain (drain -> leave -> forget) before manager-2's drain
+    assert reaches(graph, urn(r, "boot-forget-manager-3"), urn(r, "boot-member-manager-2"))
+    assert reaches(graph, urn(r, "boot-member-manager-3"), urn(r, "boot-forget-manager-3"))
+    assert not reaches(graph, urn(r, "boot-member-worker-1"), urn(r, "boot-member-manager-3"))
 
 
 def test_instances_wait_for_their_route_and_the_egress_rule(ha: Run) -> None:

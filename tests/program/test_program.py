@@ -46,11 +46,14 @@ def test_default_stack_counts(default: Run) -> None:
     assert count["docker:index/service:Service"] == 1
     assert names(default, CMD) == sorted(
         ["boot-ready-manager-1", "boot-ready-worker-1", "boot-ready-worker-2", "boot-init", "boot-token-worker",
-         "boot-join-worker-1", "boot-join-worker-2", "boot-member-manager-1", "boot-member-worker-1",
-         "boot-member-worker-2", "boot-forget-worker-1", "boot-forget-worker-2", "boot-rotate-tokens",
+         "boot-join-manager-1", "boot-join-worker-1", "boot-join-worker-2", "boot-member-manager-1",
+         "boot-member-worker-1", "boot-member-worker-2", "boot-forget-manager-1", "boot-forget-worker-1",
+         "boot-forget-worker-2", "boot-drain-manager-1", "boot-token-rejoin", "boot-autolock", "boot-rotate-tokens",
          "app-image", "app-smoke", "boot-keys-manager-1", "boot-keys-worker-1", "boot-keys-worker-2"]
     )  # fmt: skip
-    assert names(default, "command:local:Command") == ["boot-leave-worker-1", "boot-leave-worker-2"]
+    assert names(default, "command:local:Command") == [
+        "boot-handover-manager-1", "boot-leave-manager-1", "boot-leave-worker-1", "boot-leave-worker-2"
+    ]  # fmt: skip
 
 
 def test_roles_tags_and_hardening(default: Run) -> None:
@@ -87,10 +90,12 @@ def test_counts_follow_config(managers: int, workers: int) -> None:
     roles = Counter(i.inputs["tags"]["swarm-role"] for i in r.of_type(INSTANCE))
     assert roles == {k: v for k, v in {"manager": managers, "worker": workers}.items() if v}
     cmds = names(r, CMD)
-    assert sum(c.startswith("boot-join-") for c in cmds) == managers + workers - 1
+    # Every node joins (manager-1 too: it skips, until a replacement of it joins).
+    assert sum(c.startswith("boot-join-") for c in cmds) == managers + workers
     assert sum(c.startswith("boot-ready-") for c in cmds) == managers + workers
     assert sum(c.startswith("boot-member-") for c in cmds) == managers + workers
-    assert sum(c.startswith("boot-forget-") for c in cmds) == managers + workers - 1
+    assert sum(c.startswith("boot-forget-") for c in cmds) == managers + workers
+    assert ("boot-token-rejoin" in cmds) == (managers + workers > 1)
     assert ("boot-token-manager" in cmds) == (managers > 1)
     assert ("boot-token-worker" in cmds) == (workers > 0)
     assert ("boot-rotate-tokens" in cmds) == (managers + workers > 1)
@@ -247,10 +252,14 @@ def test_encrypted_overlay(default: Run) -> None:
 def test_autolock() -> None:
     r = run({"autolock": True})
     assert "AUTOLOCK=true" in r.named("boot-init").inputs["create"]
+    # init runs once in a stack's life: a later change of autolock is this step's.
+    assert "AUTOLOCK=true" in r.named("boot-autolock").inputs["create"]
     unlock = r.named("boot-unlock-key")
     assert "stdout" in unlock.additional_secret_outputs and unlock.inputs["logging"] == "stderr"
-    assert r.named("boot-init").urn in unlock.dependencies
+    assert r.named("boot-autolock").urn in unlock.dependencies
+    assert r.named("boot-join-manager-1").urn in r.named("boot-autolock").dependencies
     assert "AUTOLOCK=false" in run().named("boot-init").inputs["create"]
+    assert "AUTOLOCK=false" in run().named("boot-autolock").inputs["create"]
 
 
 def test_token_reads_are_secret_and_not_logged(default: Run) -> None:
@@ -307,9 +316,18 @@ def test_taking_a_node_out_drains_leaves_and_removes(default: Run) -> None:
         assert "docker node rm --force" in forget.inputs["delete"] and "create" not in forget.inputs
         # Deletes run dependents first: drain (member) -> leave -> forget.
         assert leave.urn in drain.dependencies and forget.urn in leave.dependencies
-    # The first manager is never removed by a member delete (it cannot remove itself).
+    # manager-1 is taken out on the node after it (its sponsor), never by itself: drain
+    # -> leave -> forget, the forget handing back a manager role held for its handover.
+    sponsor_ip = default.exports["nodes"][1]["publicIp"]
+    drain, leave, forget = (default.named(f"boot-{step}-manager-1") for step in ("drain", "leave", "forget"))
+    assert unwrap(drain.inputs["connection"])["host"] == sponsor_ip
+    assert unwrap(forget.inputs["connection"])["host"] == sponsor_ip
+    assert "--availability drain" in drain.inputs["delete"] and "create" not in drain.inputs
+    assert "HAND_BACK=true" in forget.inputs["delete"] and "SELF_ROLE=worker" in forget.inputs["delete"]
+    assert leave.urn in drain.dependencies and forget.urn in leave.dependencies
     assert "delete" not in default.named("boot-member-manager-1").inputs
-    assert "docker swarm leave --force" in default.named("boot-init").inputs["delete"]
+    # init has no delete: the swarm goes with the instances.
+    assert "delete" not in default.named("boot-init").inputs
 
 
 def test_service_spec(default: Run) -> None:
@@ -345,7 +363,10 @@ def test_outputs(default: Run) -> None:
     e = default.exports
     assert e["vpcId"] == "net-vpc-id"
     assert [n["role"] for n in e["nodes"]] == ["manager", "worker", "worker"]
-    assert all(set(n) == {"name", "role", "az", "publicIp", "privateIp"} for n in e["nodes"])
+    assert all(set(n) == {"name", "role", "az", "publicIp", "privateIp", "instanceUrn"} for n in e["nodes"])
+    # What `pulumi up --replace` takes (ops/roll.py): the URN of the node's instance.
+    instances = {r.name: r.urn for r in default.of_type(INSTANCE)}
+    assert all(n["instanceUrn"] == instances[n["name"]] for n in e["nodes"])
     assert e["serviceUrls"] == [f"http://{n['publicIp']}:5001" for n in e["nodes"]]
     assert e["sshCommand"] == f"ssh ubuntu@{e['managerPublicIp']}"
     assert e["swarmId"] == "swarmid0123456789"

@@ -21,7 +21,8 @@ def urn(name: str, type_: str = "test:index:Thing") -> str:
 def reg(name: str, inputs: dict[str, Any] | None = None, *, type_: str = "test:index:Thing",
         deps: tuple[str, ...] | list[str] = (), prop_deps: dict[str, list[str]] | None = None,
         ignore: tuple[str, ...] | list[str] = (),
-        dbr: bool = False, timeouts: dict[str, str] | None = None) -> Registration:  # fmt: skip
+        dbr: bool = False, timeouts: dict[str, str] | None = None,
+        deleted_with: str = "") -> Registration:  # fmt: skip
     return Registration(
         urn=urn(name, type_),
         type=type_,
@@ -36,6 +37,7 @@ def reg(name: str, inputs: dict[str, Any] | None = None, *, type_: str = "test:i
         provider="",
         custom_timeouts=dict(timeouts or {}),
         delete_before_replace=dbr,
+        deleted_with=urn(deleted_with) if deleted_with else "",
     )
 
 

@@ -74,7 +74,7 @@ def deployer_scripts() -> list[Path]:
 
 def test_deployer_side_shell_is_bash_32() -> None:
     files = deployer_scripts()
-    assert SCRIPTS_DIR / "local-node-leave.sh" in files
+    assert SCRIPTS_DIR / "local-on-node.sh" in files
     found = {str(p.relative_to(ROOT)): hits for p in files if (hits := newer_than_32(p.read_text()))}
     recipes = newer_than_32(make_n(DEPLOYER_TARGETS))
     if recipes:
@@ -86,13 +86,21 @@ def test_the_local_commands_are_the_local_scripts() -> None:
     """Every local.Command in components/ renders a scripts/local-*.sh, so the scan
     above covers what pulumi-command runs on the deployer's machine."""
     rendered = set()
-    for src in (ROOT / "components").glob("*.py"):
-        for call in ast.walk(ast.parse(src.read_text())):
+    for src in (ROOT / "components").rglob("*.py"):
+        tree = ast.parse(src.read_text())
+        # A name given as the command: the expression assigned to it in this module.
+        assigned = {
+            t.id: a.value for a in ast.walk(tree) if isinstance(a, ast.Assign) for t in a.targets
+            if isinstance(t, ast.Name)
+        }  # fmt: skip
+        for call in ast.walk(tree):
             if isinstance(call, ast.Call) and ast.unparse(call.func) == "local.Command":
                 for kw in call.keywords:
                     if kw.arg in ("create", "update", "delete"):
+                        if isinstance(kw.value, ast.Name) and kw.value.id in assigned:
+                            kw.value = assigned[kw.value.id]
                         # the outermost render (breadth first): one inside its parameters
-                        # (LEAVE_SCRIPT) is a script for a node
+                        # (SCRIPT) is a script for a node
                         names = [
                             n.args[0].value
                             for n in ast.walk(kw.value)
@@ -160,10 +168,8 @@ def test_leave_passes_each_ssh_option_line_as_one_argument(tmp_path: Path) -> No
     ssh.write_text('#!/bin/sh\nprintf "%s\\0" "$@" > "$FAKE_DIR/argv"\ncat >/dev/null\n')
     ssh.chmod(0o755)
     opts = ["-o", "KnownHostsCommand=/bin/echo %H ssh-ed25519 AAAA key", "-o", "  Ident\\ityFile=/k\tx  ", "-4"]
-    params = {"NODE": "ubuntu@203.0.113.9", "SSH_OPTS": "\n".join(opts), "LEAVE_SCRIPT": "true"}
+    params = {"NODE": "ubuntu@203.0.113.9", "SSH_OPTS": "\n".join(opts), "SCRIPT": "true", "WHAT": "a test"}
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "FAKE_DIR": str(tmp_path)}
-    r = subprocess.run(
-        ["/bin/bash", "-c", render("local-node-leave.sh", params)], capture_output=True, text=True, env=env
-    )
+    r = subprocess.run(["/bin/bash", "-c", render("local-on-node.sh", params)], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "argv").read_text().split("\0")[:-1] == [*opts, "ubuntu@203.0.113.9", "bash", "-s"]

@@ -125,6 +125,34 @@ def test_deletes_dependents_first_and_independents_in_parallel(tmp_path: Path) -
     assert waves == []
 
 
+def test_deleted_with_skips_the_delete_only_when_its_target_goes_too(tmp_path: Path) -> None:
+    """pulumi/pulumi v3.259.0 step.go DeleteStep.Apply, isDeletedWith: no provider Delete
+    for a resource whose DeletedWith is deleted in the same run; deleted on its own
+    (a removal, a replacement) it is deleted as usual."""
+    log: list = []
+    regs = [reg("vpc"), reg("drain", {"n": 1}, deleted_with="vpc"), reg("other", {"n": 1}, deleted_with="vpc")]
+    run(tmp_path, FakeProvider(log), regs)
+    log.clear()
+    run(tmp_path, FakeProvider(log), [reg("vpc"), reg("other", {"n": 1}, deleted_with="vpc")])
+    assert [(op, n) for op, n, _ in log] == [("delete", "drain")]
+    log.clear()
+    run(tmp_path, FakeProvider(log), [])  # the destroy: vpc goes, so other's delete is skipped
+    assert [(op, n) for op, n, _ in log] == [("delete", "vpc")]
+    assert not State(tmp_path).resources
+
+
+def test_a_resource_is_replaced_with_its_deleted_with_target(tmp_path: Path) -> None:
+    log: list = []
+    run(tmp_path, FakeProvider(log), [reg("vpc", {"cidr": "a"}), reg("x", {"n": 1}, deleted_with="vpc")])
+    log.clear()
+    run(
+        tmp_path,
+        FakeProvider(log, replace_on=("cidr",)),
+        [reg("vpc", {"cidr": "b"}), reg("x", {"n": 1}, deleted_with="vpc")],
+    )
+    assert [(op, n) for op, n, _ in log][:2] == [("create", "vpc"), ("create", "x")]
+
+
 def test_delete_waves() -> None:
     rs = [Resource(urn("a"), T, "a"), Resource(urn("b"), T, "b", dependencies=[urn("a")]),
           Resource(urn("c"), T, "c", dependencies=[urn("a")]), Resource(urn("d"), T, "d")]  # fmt: skip

@@ -511,10 +511,11 @@ def test_local_leave_tolerates_only_an_unreachable_host(host: Host, rc: int, ok:
     params = {
         "NODE": "ubuntu@203.0.113.9",
         "SSH_OPTS": "-o\nBatchMode=yes",
-        "LEAVE_SCRIPT": "docker swarm leave --force",
+        "SCRIPT": "docker swarm leave --force",
+        "WHAT": "leaving the swarm",
     }
     env = {**os.environ, "PATH": f"{host.dir / 'bin'}:{os.environ['PATH']}", "FAKE_DIR": str(host.dir)}
-    r = subprocess.run(["bash", "-c", render("local-node-leave.sh", params)], capture_output=True, text=True, env=env)
+    r = subprocess.run(["bash", "-c", render("local-on-node.sh", params)], capture_output=True, text=True, env=env)
     assert (r.returncode == 0) is ok, r.stderr
     assert said in r.stderr
     assert host.log("ssh.argv").split() == ["-o", "BatchMode=yes", "ubuntu@203.0.113.9", "bash", "-s"]
@@ -545,3 +546,121 @@ def test_shellcheck_clean() -> None:
     scripts = sorted(str(p) for p in SCRIPTS_DIR.glob("*.sh"))
     r = subprocess.run(["shellcheck", "-s", "bash", "-S", "style", *scripts], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
+
+
+# --- manager-1's replacement (components/swarm/membership.py) ----------------------
+
+
+def test_handover_promotes_the_sponsor_when_this_is_the_only_manager(host: Host) -> None:
+    _cluster(host, ("nodeid7", "10.0.0.5", "ready", "manager"), ("n2", "10.0.16.9"))
+    r = host.run("swarm-handover.sh", {"PROMOTE_ADDR": "10.0.16.9"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == ["node promote n2"]
+    assert "n2 (10.0.16.9) is a reachable manager" in r.stderr
+
+
+def test_handover_waits_until_the_promoted_node_is_reachable(host: Host) -> None:
+    _cluster(host, ("nodeid7", "10.0.0.5", "ready", "manager"), ("n2", "10.0.16.9"))
+    host.set("reach-n2", "unknown")
+    r = host.run("swarm-handover.sh", {"PROMOTE_ADDR": "10.0.16.9"})
+    assert r.returncode == 1 and "not a reachable manager 60 s after its promotion" in r.stderr
+
+
+def test_handover_does_nothing_when_another_manager_is_reachable(host: Host) -> None:
+    _cluster(host, ("nodeid7", "10.0.0.5", "ready", "manager"), ("n2", "10.0.16.9", "ready", "manager"))
+    r = host.run("swarm-handover.sh", {"PROMOTE_ADDR": "10.0.16.9"})
+    assert r.returncode == 0 and "skip: other managers are Ready and reachable (n2)" in r.stderr
+    assert _node_calls(host) == []
+
+
+def test_handover_does_not_count_an_unreachable_manager(host: Host) -> None:
+    _cluster(host, ("nodeid7", "10.0.0.5", "ready", "manager"), ("m2", "10.0.1.9", "down", "manager"),
+             ("n2", "10.0.16.9"))  # fmt: skip
+    r = host.run("swarm-handover.sh", {"PROMOTE_ADDR": "10.0.16.9"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == ["node promote n2"]
+
+
+def test_handover_refuses_to_replace_the_only_node(host: Host) -> None:
+    _cluster(host, ("nodeid7", "10.0.0.5", "ready", "manager"))
+    r = host.run("swarm-handover.sh", {"PROMOTE_ADDR": ""})
+    assert r.returncode == 1 and "refusing to replace the only node of the swarm" in r.stderr
+
+
+def test_handover_cannot_tell_on_a_locked_manager(host: Host) -> None:
+    host.set("state", "locked")
+    r = host.run("swarm-handover.sh", {"PROMOTE_ADDR": "10.0.16.9"})
+    assert r.returncode == 1 and "cannot tell: the swarm is locked" in r.stderr
+
+
+@pytest.mark.parametrize(("state", "manager", "out", "rc"), [
+    ("active", "true", "SWMTKN-1-manager-token", 0),
+    ("active", "false", "", 0),
+    ("inactive", "false", "", 0),
+    ("locked", "true", "", 1),
+])  # fmt: skip
+def test_the_sponsor_gives_a_manager_token_only_as_a_manager(
+    host: Host, state: str, manager: str, out: str, rc: int
+) -> None:
+    host.set("state", state)
+    host.set("manager", manager)
+    r = host.run("swarm-sponsor-token.sh")
+    assert r.returncode == rc, r.stderr
+    assert r.stdout.strip() == out
+
+
+def test_a_join_without_a_manager_to_join_through_says_why(host: Host) -> None:
+    r = host.run("swarm-join.sh", {**JOIN, "MANAGER_ADDR": ""}, stdin="")
+    assert r.returncode == 1 and "no other node can let it in" in r.stderr
+
+
+def test_a_member_skips_its_join_without_a_token(host: Host) -> None:
+    """manager-1 runs its join too: it created the swarm, so it is a member and needs no token."""
+    _member_of(host, JOIN["SWARM_ID"], "10.0.0.5:2377")
+    r = host.run("swarm-join.sh", JOIN, stdin="")
+    assert r.returncode == 0 and "skip: already a member" in r.stderr, r.stderr
+
+
+def test_no_node_is_taken_out_from_itself(host: Host) -> None:
+    _cluster(host, ("nodeid7", "10.0.0.5", "ready", "manager"), ("n2", "10.0.16.9"))
+    for script in ("swarm-drain.sh", "swarm-forget.sh"):
+        r = host.run(script, {"NODE_ADDR": "10.0.0.5"})
+        assert r.returncode == 1 and "cannot take this node (nodeid7, 10.0.0.5) out from itself" in r.stderr
+    assert _node_calls(host) == []
+
+
+def test_forget_hands_back_a_manager_role_held_for_a_handover(host: Host) -> None:
+    # On worker-1 (nodeid7), promoted for manager-1's replacement: the old manager-1 (m1)
+    # has left; the new one (m1new) is a reachable manager.
+    _cluster(host, ("nodeid7", "10.0.16.9", "ready", "manager"), ("m1", "10.0.0.5", "down"),
+             ("m1new", "10.0.0.7", "ready", "manager"))  # fmt: skip
+    r = host.run("swarm-forget.sh", {"NODE_ADDR": "10.0.0.5", "HAND_BACK": "true", "SELF_ROLE": "worker"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == ["node rm --force m1", "node demote nodeid7"]
+    assert "demoted this node (nodeid7) again" in r.stderr
+
+
+@pytest.mark.parametrize(("self_role", "others", "calls", "rc"), [
+    ("manager", True, ["node rm --force m1"], 0),  # manager-2: a manager in the program, kept
+    ("worker", False, ["node rm --force m1"], 1),  # no other manager yet: not demoted, fails
+])  # fmt: skip
+def test_forget_hands_back_only_a_worker_and_only_to_another_manager(
+    host: Host, self_role: str, others: bool, calls: list[str], rc: int
+) -> None:
+    nodes = [("nodeid7", "10.0.16.9", "ready", "manager"), ("m1", "10.0.0.5", "down")]
+    if others:
+        nodes.append(("m1new", "10.0.0.7", "ready", "manager"))
+    _cluster(host, *nodes)
+    r = host.run("swarm-forget.sh", {"NODE_ADDR": "10.0.0.5", "HAND_BACK": "true", "SELF_ROLE": self_role})
+    assert r.returncode == rc, r.stderr
+    assert _node_calls(host) == calls
+
+
+@pytest.mark.parametrize(("have", "want", "set_"), [("false", "true", True), ("true", "true", False)])
+def test_autolock_is_set_only_when_it_differs(host: Host, have: str, want: str, set_: bool) -> None:
+    _cluster(host, ("nodeid7", "10.0.0.5", "ready", "manager"))
+    host.set("autolock", have)
+    r = host.run("swarm-autolock.sh", {"AUTOLOCK": want})
+    assert r.returncode == 0, r.stderr
+    assert ("swarm update --autolock=true" in host.log("docker.argv")) is set_
+    assert "SWMKEY" not in r.stdout + r.stderr

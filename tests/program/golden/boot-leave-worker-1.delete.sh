@@ -1,8 +1,8 @@
-LEAVE_SCRIPT='# <scripts/lib.sh>
+NODE=ubuntu@203.0.113.11
+SCRIPT='# <scripts/lib.sh>
 
 # <scripts/swarm-leave.sh>
 '
-NODE=ubuntu@203.0.113.11
 SSH_OPTS='-F
 none
 -o
@@ -21,6 +21,7 @@ KnownHostsCommand=/bin/echo %H ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeK
 IdentitiesOnly=yes
 -o
 IdentityFile=%d/.ssh/pulumi-docker-swarm/dev/id'
+WHAT='leaving the swarm'
 # <scripts/lib.sh>
 
-# <scripts/local-node-leave.sh>
+# <scripts/local-on-node.sh>

@@ -1,0 +1,1 @@
+"""Operations run from the deployer's machine against a stack (make roll)."""

@@ -1,0 +1,114 @@
+"""What the engine plans when a node changes under a running cluster (issue 13, item 6),
+under the lab engine's model of the engine and providers, with no host: the instance
+and command models decide create / update / replace as the real providers do
+(lab/providers/aws.py: aws_instance's ForceNew set; command.py: only `triggers`
+replace), and nothing runs. The lab cannot give a node a public address apart from its
+private one: here the model's instance update does, as AWS's stop-modify-start does."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import pytest
+
+from lab import engine
+from lab.engine import events as engine_events
+from lab.providers.aws import InstanceProvider
+from lab.providers.base import Ctx, Old, Recorded
+from lab.providers.command import CommandProvider, Result
+from tests.cloudmocks import FAKE_DISTRIBUTION
+
+if TYPE_CHECKING:
+    from lab.backends import Backend
+
+CMD_TYPES = ("command:remote:Command", "command:local:Command")
+
+
+class Instances(InstanceProvider):
+    """EC2 without hosts: a private address for life; a public one that changes when the
+    instance is stopped and started (an instance type change is stop, modify, start)."""
+
+    ips = itertools.count(10)  # one sequence for every run: an address is never given twice
+
+    def __init__(self) -> None:  # no backend, no state: nothing is launched
+        pass
+
+    def create(self, ctx: Ctx, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        n = next(self.ips)
+        return f"i-{n}", {**inputs, "publicIp": f"203.0.113.{n}", "privateIp": f"10.0.0.{n}"}
+
+    def update(self, ctx: Ctx, old: Old, news: dict[str, Any]) -> dict[str, Any]:
+        stopped = old.inputs.get("instanceType") != news.get("instanceType")
+        public = f"203.0.113.{next(self.ips)}" if stopped else old.outputs["publicIp"]
+        return {**news, "publicIp": public, "privateIp": old.outputs["privateIp"]}
+
+
+class Commands(CommandProvider):
+    """pulumi-command's diff and operations; the command itself is not run."""
+
+    def _run(self, ctx: Ctx, inputs: dict[str, Any], text: str, op: str, prev: dict[str, Any] | None) -> Result:
+        said = {"boot-init": "swarmid42\n", "app-image": FAKE_DISTRIBUTION}
+        return Result(said.get(ctx.name, ""), "")
+
+
+def plan(tmp: Path, **config: object) -> dict[str, set[str]]:
+    """One `up` with CONFIG: resource name -> the operations it got."""
+    providers: dict[str, Any] = {
+        **engine.providers_for(
+            cast("Backend", _NoHosts(tmp)), engine.State(tmp)
+        ),  # keys and key pairs as the lab makes them
+        "aws:ec2/instance:Instance": Instances(),
+        **{t: Commands(remote=t.endswith("remote:Command")) for t in CMD_TYPES},
+        "docker:index/network:Network": Recorded(),
+        "docker:index/service:Service": Recorded(),
+    }
+    values = {k: v if isinstance(v, list) else str(v) for k, v in config.items()}
+    out = engine.up(values, state_dir=tmp, providers=providers, backend=cast("Backend", _NoHosts(tmp)), echo=False)
+    ops: dict[str, set[str]] = {}
+    for e in engine_events.read(tmp, out.run):
+        if e["kind"] == "step" and e.get("phase") == "start":
+            ops.setdefault(e["name"], set()).add(e["op"])
+    return ops
+
+
+class _NoHosts:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Path:
+    plan(tmp_path)
+    return tmp_path
+
+
+def test_an_instance_type_change_updates_in_place_and_replaces_no_step(cluster: Path) -> None:
+    ops = plan(cluster, instanceType="t3.small")
+    instances = {n: o for n, o in ops.items() if n.startswith("swarm-") and "-hostkey" not in n}
+    assert instances == {n: {"update"} for n in ("swarm-manager-1", "swarm-worker-1", "swarm-worker-2")}
+    assert not [n for n, o in ops.items() if "replace" in o or "delete" in o], ops
+    # The commands that reach a node run again at its new public address; init does not.
+    assert {"update"} == ops["boot-join-worker-1"] == ops["boot-member-worker-1"] == ops["boot-ready-manager-1"]
+    assert "boot-init" not in ops
+    assert ops["app-docker"] == {"update"}  # the docker provider follows manager-1's address
+
+
+def test_a_new_ami_or_user_data_replaces_no_running_node(cluster: Path) -> None:
+    ops = plan(cluster, dockerInsecureRegistries=["10.0.0.9:5000"])
+    assert not [n for n in ops if n.startswith("swarm-") and "replace" in ops[n]], ops
+
+
+def test_a_retired_instance_is_created_again_and_its_old_node_removed(cluster: Path) -> None:
+    """`pulumi refresh` drops an instance AWS terminated from the state; the next `up`
+    creates it again, and every step of the old node follows: new steps, and the old
+    node's drain, leave and forget at the end."""
+    state = engine.State(cluster)
+    (gone,) = state.by_name("swarm-worker-2")
+    state.forget(gone)
+    ops = plan(cluster)
+    assert ops["swarm-worker-2"] == {"create"}
+    for step in ("boot-join-worker-2", "boot-member-worker-2", "boot-forget-worker-2", "boot-leave-worker-2"):
+        assert ops[step] == {"replace", "delete"}, (step, ops[step])
+    assert "swarm-worker-1" not in ops and "swarm-manager-1" not in ops
