@@ -39,7 +39,7 @@ PIP_TOOLS := pip-tools==7.6.2
 LOCK_ARGS ?=
 PIP_COMPILE_ARGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: venv policy-venv lock deps test test-unit lab lab-down lab-roll up roll preview destroy refresh lint bench vm-lab vm-lab-down docs
+.PHONY: venv policy-venv lock deps test test-unit lab lab-down lab-roll vm-lab-roll up roll preview destroy refresh lint bench vm-lab vm-lab-down docs
 
 $(VENV)/.installed: $(LOCK)
 	python3 -m venv --clear $(VENV)
@@ -112,6 +112,10 @@ roll: venv policy-venv
 
 lab-roll: venv
 	$(PY) -m ops.roll --engine lab --stack lab $(ROLL_ARGS)
+
+# make vm-lab first: every VM replaced by a new one, the mesh probed throughout (~30 min)
+vm-lab-roll: venv
+	$(PY) -m lab.vm roll
 
 # A destroy skips the swarm's removal steps and the service's deletes (deleted with the
 # VPC: the instances go anyway), so it needs no node to answer. --run-program: the

@@ -13,8 +13,8 @@ joins through manager-2 or, with one manager, a worker promoted for the duration
 The first failure stops the roll: the nodes not yet replaced are untouched, and the
 run can be repeated (`--only` the rest).
 
-`--engine lab` runs the same steps with the lab's engine (python -m lab.engine), which
-takes the same arguments; that is the only difference. The flags are the CLI's
+`--engine lab` (or `lab-vm`, the VM lab's) runs the same steps with the lab's engine
+(python -m lab.engine), which takes the same arguments; that is the only difference. The flags are the CLI's
 (pulumi/pulumi v3.259.0 pkg/cmd/pulumi/operations/up.go: --replace, --skip-preview,
 --yes, --policy-pack; pkg/cmd/pulumi/stack/stack_output.go: --json).
 """
@@ -30,7 +30,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-ENGINES = {"pulumi": ["pulumi"], "lab": [sys.executable, "-m", "lab.engine"]}
+ENGINES = {
+    "pulumi": ["pulumi"],
+    "lab": [sys.executable, "-m", "lab.engine"],
+    "lab-vm": [sys.executable, "-m", "lab.engine", "--backend", "vm"],
+}
 
 
 @dataclass(frozen=True)

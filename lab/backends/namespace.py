@@ -82,18 +82,23 @@ class NamespaceBackend:
 def reset_host(host: Host) -> None:
     """Back to a fresh machine: out of the swarm, no containers/networks/volumes, no
     authorized keys."""
-    c = socket_client(host.k)
     try:
-        if c.info()["Swarm"]["LocalNodeState"] != "inactive":
-            c.api.leave_swarm(force=True)
-        for ctr in c.containers.list(all=True):
-            ctr.remove(force=True)
-        c.networks.prune()
-        c.volumes.prune()
+        c = socket_client(host.k)  # (the client asks the daemon its API version at once)
     except docker.errors.DockerException:
-        pass  # a host whose dockerd is down is reset as far as it can be
+        c = None  # a host whose dockerd is down (a terminated instance's) is reset as far as it can be
+    try:
+        if c is not None:
+            if c.info()["Swarm"]["LocalNodeState"] != "inactive":
+                c.api.leave_swarm(force=True)
+            for ctr in c.containers.list(all=True):
+                ctr.remove(force=True)
+            c.networks.prune()
+            c.volumes.prune()
+    except docker.errors.DockerException:
+        pass  # as far as it can be
     finally:
-        c.close()
+        if c is not None:
+            c.close()
     authorized_keys(host).unlink(missing_ok=True)
 
 

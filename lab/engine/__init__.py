@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 from pulumi.runtime import mocks as pmocks  # noqa: E402
 
 from harness import sdk_private  # noqa: E402
-from harness.run import PROJECT, RecordingMonitor, Registration, run_program, unwrap  # noqa: E402
+from harness.run import PROJECT, RecordingMonitor, Registration, run_program, secret, unwrap  # noqa: E402
 from lab.backends import Backend, Host  # noqa: E402
 from lab.backends.namespace import NamespaceBackend, discover_hosts  # noqa: E402
 from lab.engine import config as configmod  # noqa: E402
@@ -234,7 +234,10 @@ def up(
         raise
     seconds = time.monotonic() - t0
     # The stack resource's outputs, as `pulumi stack output` reads them (secrets sealed).
-    state.exports = state.vault.seal_tree(dict(run.exports))
+    # Secret outputs (privateKey, unlockKey) are kept only sealed, as the engine encrypts them.
+    state.exports = state.vault.seal_tree(
+        {k: secret(v) if k in run.secret_exports else v for k, v in run.exports.items()}
+    )
     state.save()
     events.phase("done", f"up: done in {seconds:.1f}s: {dep.stats.ops}, deleted {dep.deleted}", seconds=seconds,
                  stats=dep.stats.ops, deleted=dep.deleted)  # fmt: skip

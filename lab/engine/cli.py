@@ -14,6 +14,8 @@ from lab import engine
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="lab.engine", description=(engine.__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--backend", choices=["namespace", "vm"], default="namespace",
+                    help="the lab's hosts (lab/hosts.sh) or the VM lab's VMs (make vm-lab)")  # fmt: skip
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="run the program against the lab hosts")
     p_up.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -41,9 +43,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the program first (as `pulumi destroy --run-program`)")  # fmt: skip
     p_down.add_argument("--stack", default="lab")
     args = ap.parse_args(argv)
+    where: dict = {}
+    if args.backend == "vm":
+        from lab.vm.backend import VM_STATE, VmBackend
+
+        where = {"backend": VmBackend(VM_STATE), "state_dir": VM_STATE}
     try:
         if args.cmd == "stack":
-            outputs = engine.stack_outputs(stack=args.stack)
+            outputs = engine.stack_outputs(stack=args.stack, state_dir=where.get("state_dir"))
             if args.name not in outputs or args.name in ("privateKey", "unlockKey"):
                 raise RuntimeError(f"current stack does not have output property '{args.name}'")
             print(json.dumps(outputs[args.name], indent=2))
@@ -53,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             if bad:
                 ap.error(f"--set needs KEY=VALUE, got {bad[0]!r}")
             overrides = dict(kv.split("=", 1) for kv in sets)
-            out = engine.up(overrides, replay=args.replay, stack=args.stack, replace=args.replace)
+            out = engine.up(overrides, replay=args.replay, stack=args.stack, replace=args.replace, **where)
             print(json.dumps({k: v for k, v in out.exports.items() if k not in ("privateKey", "unlockKey")}, indent=2))
         else:
-            engine.destroy(stack=args.stack, run_program_first=args.run_program)
+            engine.destroy(stack=args.stack, run_program_first=args.run_program, **where)
     except Exception as exc:
         print(f"lab.engine {args.cmd}: failed: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""`python -m lab.vm up|down|status`: see lab/vm/vmlab.py."""
+"""`python -m lab.vm up|down|status|roll`: see lab/vm/vmlab.py."""
 
 from lab.vm.vmlab import main
 

@@ -411,7 +411,7 @@ def leftovers() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="lab.vm", description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("cmd", choices=["up", "down", "status"])
+    ap.add_argument("cmd", choices=["up", "down", "status", "roll"])
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         print("lab.vm: must run as root (bridge, taps, qemu, apt)", file=sys.stderr)
@@ -423,6 +423,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lab.vm down: left behind: {', '.join(left)}", file=sys.stderr)
             return 1
         return 0
+    if args.cmd == "roll":
+        from lab.vm.roll import main as roll
+
+        return roll()
     if args.cmd == "status":
         print(host_sh("status", echo=False)[0], end="")
         return 0

@@ -127,6 +127,24 @@ def test_replacing_the_only_node_is_refused(fresh: int) -> None:
         c.close()
 
 
+def test_destroy_works_when_manager_1_is_already_gone(fresh: int) -> None:
+    """Its sshd and dockerd stopped (the host unreachable, as a terminated instance): the
+    destroy runs no swarm step (deleted with the VPC) and removes everything."""
+    up()
+    k = state().hosts["swarm-manager-1"]
+    for daemon in ("sshd", "dockerd"):
+        subprocess.run([str(engine.ROOT / "lab" / "hosts.sh"), "kill-daemon", str(k), daemon], check=True)
+    try:
+        deleted = engine.destroy()
+        assert "boot-member-worker-1" in deleted and "swarm-manager-1" in deleted
+        assert not state().resources
+        skipped = [e["name"] for e in engine_events.read(engine.LAB_STATE) if e.get("phase") == "skipped"]
+        assert {"boot-member-worker-1", "boot-leave-worker-1", "boot-forget-worker-1", "app-service"} <= set(skipped)
+    finally:
+        for daemon in ("dockerd", "sshd"):
+            subprocess.run([str(engine.ROOT / "lab" / "hosts.sh"), "start-daemon", str(k), daemon], check=True)
+
+
 @dataclass
 class Prober:
     """Every 0.5 s, one probe of every task of the service on every lab host: one

@@ -330,6 +330,24 @@ def test_taking_a_node_out_drains_leaves_and_removes(default: Run) -> None:
     assert "delete" not in default.named("boot-init").inputs
 
 
+def test_a_destroy_runs_no_swarm_step(default: Run) -> None:
+    """Every step with a delete, and the docker network and service, are deleted with
+    the VPC: `pulumi destroy` skips them (the instances take the swarm with them), so it
+    needs no node to answer (pulumi/pulumi v3.259.0 step.go, isDeletedWith)."""
+    vpc = default.of_type("aws:ec2/vpc:Vpc")[0].urn
+    with_delete = [r for r in default.registrations if r.type.startswith("command:") and "delete" in r.inputs]
+    assert len(with_delete) == 10  # drain, leave, forget per node (3 nodes); manager-1's handover
+    for r in [
+        *with_delete,
+        *default.of_type("docker:index/network:Network"),
+        *default.of_type("docker:index/service:Service"),
+    ]:
+        assert r.deleted_with == vpc, r.name
+    assert all(
+        not r.deleted_with for r in default.registrations if r.type.startswith("command:") and "delete" not in r.inputs
+    )
+
+
 def test_service_spec(default: Run) -> None:
     svc = default.of_type("docker:index/service:Service")[0]
     i = svc.inputs

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from harness.run import secret
 from lab import engine
 from lab.engine import events as engine_events
 from lab.providers.aws import InstanceProvider
@@ -49,7 +50,7 @@ class Commands(CommandProvider):
     """pulumi-command's diff and operations; the command itself is not run."""
 
     def _run(self, ctx: Ctx, inputs: dict[str, Any], text: str, op: str, prev: dict[str, Any] | None) -> Result:
-        said = {"boot-init": "swarmid42\n", "app-image": FAKE_DISTRIBUTION}
+        said = {"boot-init": "swarmid42\n", "app-image": FAKE_DISTRIBUTION, "boot-unlock-key": "SWMKEY-1-fake\n"}
         return Result(said.get(ctx.name, ""), "")
 
 
@@ -112,3 +113,12 @@ def test_a_retired_instance_is_created_again_and_its_old_node_removed(cluster: P
     for step in ("boot-join-worker-2", "boot-member-worker-2", "boot-forget-worker-2", "boot-leave-worker-2"):
         assert ops[step] == {"replace", "delete"}, (step, ops[step])
     assert "swarm-worker-1" not in ops and "swarm-manager-1" not in ops
+
+
+def test_secret_stack_outputs_are_kept_sealed(cluster: Path) -> None:
+    """`stack output` reads the last run's outputs from the lab state: a secret one
+    (the generated key, the unlock key) is in the file only sealed."""
+    plan(cluster, autolock="true")
+    text = (cluster / "stack.json").read_text()
+    assert "SWMKEY" not in text
+    assert engine.stack_outputs(state_dir=cluster)["unlockKey"] == secret("SWMKEY-1-fake")
