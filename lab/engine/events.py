@@ -9,6 +9,7 @@ nobody parses the human log.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +25,9 @@ class Events:
         self.path = state_dir / EVENTS_FILE if state_dir else None
         self.log_path = state_dir / LOG_FILE if state_dir else None
         self.echo = echo
-        self.run = run or time.strftime("%Y%m%dT%H%M%S")
+        # Unique per run: two runs can start within one second (a test's fixture run and
+        # its own), and a run's events are read back by this id.
+        self.run = run or f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
         self.t0 = time.monotonic()
         self.wall0 = time.time()
         self.lock = threading.Lock()

@@ -272,3 +272,11 @@ def test_destroy_run_program_registrations_resolve_to_the_state(tmp_path: Path) 
     id_b, out_b = d.register_for_destroy(reg("b", {"y": 1}))
     assert id_b == "" and out_b["y"] == UNKNOWN
     assert log == []  # no create, no update
+
+
+def test_two_runs_in_one_second_have_their_own_events() -> None:
+    """A run's events are read back by its id: a test's fixture run and its own start
+    within one second on a fast machine, and must not share one."""
+    from lab.engine.events import Events
+
+    assert Events(None, echo=False).run != Events(None, echo=False).run
