@@ -8,9 +8,11 @@ import pulumi_tls as tls
 from components import environment, region
 from components import settings as config
 from components.access import Access, AccessArgs
-from components.firewall import Firewall, FirewallArgs
+from components.firewall import LB, TLS_LISTENER_PORT, Firewall, FirewallArgs, groups_of
+from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.network import Network, NetworkArgs
 from components.nodes import Nodes, NodesArgs
+from components.private_network import PrivateNetwork, PrivateNetworkArgs
 from components.service import Service, ServiceArgs
 from components.swarm import Swarm, SwarmArgs
 
@@ -18,7 +20,7 @@ from components.swarm import Swarm, SwarmArgs
 # call), then what the region offers (instance type, zones); then cap azCount by it.
 environment.check(os.environ)
 cfg = config.load()
-where = region.look_up(cfg.instance_type, cfg.ami)
+where = region.look_up(cfg.instance_type, cfg.ami, cfg.certificate_arn)
 if len(where.zones) < cfg.az_count:
     cfg = config.load(available_azs=len(where.zones))
 zones = where.zones[: cfg.az_count]
@@ -36,6 +38,20 @@ else:
     pulumi.export("privateKey", private_key)
 
 net = Network("net", NetworkArgs(cidr=cfg.vpc_cidr, zones=zones, tags=tags))
+private = None
+if cfg.private_workers:
+    private = PrivateNetwork(
+        "private",
+        PrivateNetworkArgs(
+            vpc_id=net.vpc_id,
+            cidr=cfg.vpc_cidr,
+            zones=zones,
+            public_subnet_ids=net.subnet_ids,
+            nat_per_zone=cfg.nat_gateway_per_zone,
+            tags=tags,
+            after=[net.igw],
+        ),
+    )
 fw = Firewall(
     "fw",
     FirewallArgs(
@@ -45,6 +61,9 @@ fw = Firewall(
         app_port=cfg.service_published_port,
         tags=tags,
         encrypted_overlay=cfg.encrypted_overlay,
+        load_balancer=cfg.load_balancer,
+        listener_port=TLS_LISTENER_PORT if cfg.certificate_arn else None,
+        private_workers=cfg.private_workers,
     ),
 )
 nodes = Nodes(
@@ -56,8 +75,11 @@ nodes = Nodes(
         architectures=where.architectures,
         root_volume_gb=cfg.root_volume_gb,
         subnet_ids=net.subnet_ids,
+        private_subnet_ids=private.subnet_ids if private else None,
         zones=zones,
-        security_group_id=fw.group_id,
+        security_group_ids={
+            role: [fw.group_ids[g] for g in groups_of(role, cfg.private_workers)] for role in ("manager", "worker")
+        },
         public_key=public_key,
         login_user=cfg.ssh_user,
         insecure_registries=cfg.docker_insecure_registries,
@@ -65,6 +87,7 @@ nodes = Nodes(
         ami=cfg.ami,
         tags=tags,
         after=[*net.routes_ready, fw.egress],
+        worker_after=[*private.routes_ready] if private else [],
     ),
 )
 # The deployer's own ssh (docker provider, node leave): key written on every run.
@@ -80,6 +103,31 @@ swarm = Swarm(
         authorized_keys=pulumi.Output.all(public_key, *cfg.ssh_additional_public_keys),
         deleted_with=net.vpc,
     ),
+)
+front = None
+if cfg.load_balancer:
+    front = LoadBalancer(
+        "front",
+        LoadBalancerArgs(
+            vpc_id=net.vpc_id,
+            subnet_ids=net.subnet_ids,
+            security_group_id=fw.group_ids[LB],
+            nodes=nodes.nodes,
+            published_port=cfg.service_published_port,
+            certificate_arn=cfg.certificate_arn,
+            tags=tags,
+        ),
+    )
+# serviceUrls: where a client (appAllowedCidrs) reaches the service. Without a load
+# balancer, every node that has a public address (the routing mesh answers on each);
+# with one, its endpoint only (the nodes admit the port from it and each other only).
+public_nodes = [n for n in nodes.nodes if not n.private]
+urls = (
+    front.endpoint.apply(lambda e: [e])
+    if front
+    else pulumi.Output.all(*[n.public_ip for n in public_nodes]).apply(
+        lambda ips: [f"http://{ip}:{cfg.service_published_port}" for ip in ips]
+    )
 )
 app = Service(
     "app",
@@ -99,6 +147,9 @@ app = Service(
         probe_image=cfg.smoke_probe_image,
         encrypted_overlay=cfg.encrypted_overlay,
         deleted_with=net.vpc,
+        endpoint=front.endpoint if front else None,
+        endpoint_after=front.attachments if front else [],
+        urls=urls,
     ),
 )
 
@@ -123,4 +174,6 @@ pulumi.export("swarmId", swarm.swarm_id)
 if swarm.unlock_key is not None:
     pulumi.export("unlockKey", swarm.unlock_key)
 pulumi.export("serviceUrls", app.urls)
+if front is not None:
+    pulumi.export("serviceEndpoint", front.endpoint)
 pulumi.export("smokeTest", app.smoke_result)

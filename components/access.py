@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,14 +62,36 @@ def write_key_file(path: Path, private_key: str) -> None:
     os.replace(tmp, path)
 
 
-def ssh_options(key_file: str | None, known_hosts_file: str, host_key: str | None = None) -> list[str]:
+def ssh_options(
+    key_file: str | None,
+    known_hosts_file: str,
+    host_key: str | None = None,
+    jump: tuple[str, str | None] | None = None,
+) -> list[str]:
     """Options for the deployer's ssh client. Pure.
 
     With HOST_KEY (the node's pinned public key) the client trusts that key only,
     handed over by KnownHostsCommand: no known_hosts file is written or read. Without
     it: trust on first use, remembered in a per-stack file, so a later change of key
     (another machine behind the same IP) makes the connection fail.
+
+    With JUMP (the jump host's user@address and pinned key) the connection goes through
+    it: a ProxyCommand running `ssh -W` to the jump host with the same options (its own
+    pinned key). Not ProxyJump: options given on the command line (and `-F none`) do not
+    reach the ssh that ProxyJump starts (ssh_config(5), ProxyJump). ssh expands %-tokens
+    in ProxyCommand itself and knows only %h %p %r %n %% there, so the inner options'
+    tokens (%d, %H) are written %%.
     """
+    opts = _direct_options(key_file, known_hosts_file, host_key)
+    if jump is not None:
+        login, jump_key = jump
+        inner = ["ssh", *_direct_options(key_file, known_hosts_file, jump_key)]
+        command = " ".join(shlex.quote(a.replace("%", "%%")) for a in inner)
+        opts += ["-o", f"ProxyCommand={command} -W %h:%p {shlex.quote(login)}"]
+    return opts
+
+
+def _direct_options(key_file: str | None, known_hosts_file: str, host_key: str | None) -> list[str]:
     opts = ["-F", "none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
     if host_key:
         key = " ".join(host_key.split()[:2])  # "ssh-ed25519 AAAA...", without a comment
@@ -114,8 +137,16 @@ class Access(pulumi.ComponentResource):
             self._key_file = pulumi.Output.unsecret(pulumi.Output.from_input(args.private_key).apply(write))
         self.register_outputs({})
 
-    def opts_for(self, host_key: pulumi.Input[str] | None) -> pulumi.Output[list[str]]:
-        """ssh options for one host (its pinned public key, or None for trust on first use)."""
-        return pulumi.Output.all(self._key_file, host_key).apply(
-            lambda v: ssh_options(v[0], self._known_hosts, v[1] or None)
+    def opts_for(
+        self,
+        host_key: pulumi.Input[str] | None,
+        jump: tuple[pulumi.Input[str], pulumi.Input[str] | None] | None = None,
+    ) -> pulumi.Output[list[str]]:
+        """ssh options for one host (its pinned public key, or None for trust on first use),
+        through JUMP (the jump host's user@address and pinned key) if given."""
+        login, jump_key = jump if jump is not None else (None, None)
+        return pulumi.Output.all(self._key_file, host_key, login, jump_key).apply(
+            lambda v: ssh_options(
+                v[0], self._known_hosts, v[1] or None, (v[2], v[3] or None) if v[2] is not None else None
+            )
         )

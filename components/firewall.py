@@ -9,16 +9,30 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+# The security groups, by key. Every node is in NODES (the swarm's own traffic, the
+# service port, egress); SSH is in groups of its own, so that private workers admit it
+# only from the managers: SSH from the deployer (managers, and workers that are public),
+# SSH through the jump host (private workers), and the load balancer's group.
+NODES, SSH, JUMP, LB = "nodes", "ssh", "ssh-via-jump", "lb"
+GROUP_DESCRIPTIONS = {
+    NODES: "Docker Swarm nodes",
+    SSH: "SSH from the deployer (sshAllowedCidrs)",
+    JUMP: "SSH from the managers only (private workers, reached through the jump host)",
+    LB: "Network Load Balancer in front of the routing mesh",
+}
+
 
 @dataclass(frozen=True)
 class Rule:
-    """One ingress rule. `peer` is a CIDR, or None for "members of the group itself"."""
+    """One rule of GROUP. Its peer is a CIDR (`peer`) or another group (`source`, a key)."""
 
     name: str
     protocol: str
     port: int | None  # None: the protocol has no ports (ESP)
     peer: str | None
     description: str
+    group: str = NODES
+    source: str | None = None  # with peer None: the group the traffic comes from (or goes to)
 
 
 # Ports the swarm itself needs between members (cluster management, gossip, VXLAN
@@ -30,10 +44,10 @@ RESERVED_PORTS = {SSH_PORT: "SSH", **SWARM_PORTS}
 
 # Swarm's own traffic: only between members, by referencing the group, never a CIDR.
 SWARM_RULES = (
-    Rule("swarm-mgmt", "tcp", SWARM_MGMT_PORT, None, "swarm cluster management (members only)"),
-    Rule("gossip-tcp", "tcp", GOSSIP_PORT, None, "swarm node gossip, tcp (members only)"),
-    Rule("gossip-udp", "udp", GOSSIP_PORT, None, "swarm node gossip, udp (members only)"),
-    Rule("vxlan", "udp", VXLAN_PORT, None, "overlay network VXLAN data plane (members only)"),
+    Rule("swarm-mgmt", "tcp", SWARM_MGMT_PORT, None, "swarm cluster management (members only)", source=NODES),
+    Rule("gossip-tcp", "tcp", GOSSIP_PORT, None, "swarm node gossip, tcp (members only)", source=NODES),
+    Rule("gossip-udp", "udp", GOSSIP_PORT, None, "swarm node gossip, udp (members only)", source=NODES),
+    Rule("vxlan", "udp", VXLAN_PORT, None, "overlay network VXLAN data plane (members only)", source=NODES),
 )
 
 # No IPv4 allocation is larger than a /8 (IANA's unit to the regional registries), so a
@@ -109,25 +123,66 @@ def _slug(cidr: str) -> str:
 
 
 # IPsec ESP (IP protocol 50) carries an encrypted overlay network's traffic.
-ESP_RULE = Rule("esp", "50", None, None, "encrypted overlay traffic, IPsec ESP (members only)")
+ESP_RULE = Rule("esp", "50", None, None, "encrypted overlay traffic, IPsec ESP (members only)", source=NODES)
+# The listener of a TLS load balancer (certificateArn).
+TLS_LISTENER_PORT = 443
 
 
 def ingress_rules(
-    ssh_cidrs: tuple[str, ...], app_cidrs: tuple[str, ...], app_port: int, encrypted_overlay: bool = False
+    ssh_cidrs: tuple[str, ...],
+    app_cidrs: tuple[str, ...],
+    app_port: int,
+    encrypted_overlay: bool = False,
+    *,
+    load_balancer: bool = False,
+    listener_port: int | None = None,
+    private_workers: bool = False,
 ) -> list[Rule]:
-    """Every ingress rule of the cluster group. Pure, so tests can read the exact set."""
+    """Every ingress rule of every group. Pure, so tests can read the exact set.
+
+    With LOAD_BALANCER the app CIDRs reach the load balancer's listener (LISTENER_PORT,
+    the published port by default) and the nodes admit the published port only from the
+    load balancer's group and from each other; without it, from the app CIDRs directly.
+    """
     rules = list(SWARM_RULES)
     if encrypted_overlay:
         rules.append(ESP_RULE)
     # Members reach the published port too: the smoke test asks every node from a manager.
-    rules.append(Rule("app-members", "tcp", app_port, None, f"service port {app_port} (members only)"))
-    rules += [Rule(f"ssh-{_slug(c)}", "tcp", 22, c, f"SSH from {c}") for c in ssh_cidrs]
-    rules += [Rule(f"app-{_slug(c)}", "tcp", app_port, c, f"service port {app_port} from {c}") for c in app_cidrs]
+    rules.append(Rule("app-members", "tcp", app_port, None, f"service port {app_port} (members only)", source=NODES))
+    rules += [Rule(f"ssh-{_slug(c)}", "tcp", SSH_PORT, c, f"SSH from {c}", group=SSH) for c in ssh_cidrs]
+    if private_workers:
+        rules.append(Rule("ssh-from-managers", "tcp", SSH_PORT, None, "SSH from the managers (jump host) only",
+                          group=JUMP, source=SSH))  # fmt: skip
+    if load_balancer:
+        port = listener_port or app_port
+        rules.append(Rule("app-lb", "tcp", app_port, None, f"service port {app_port} from the load balancer "
+                          "(traffic and health checks)", source=LB))  # fmt: skip
+        rules += [Rule(f"lb-{_slug(c)}", "tcp", port, c, f"listener port {port} from {c}", group=LB)
+                  for c in app_cidrs]  # fmt: skip
+    else:
+        rules += [Rule(f"app-{_slug(c)}", "tcp", app_port, c, f"service port {app_port} from {c}") for c in app_cidrs]
     names = [r.name for r in rules]
     if len(set(names)) != len(names):
         # Each rule is a resource named after it; the engine refuses two with one name.
         raise ValueError(f"two firewall rules share a name: {sorted({n for n in names if names.count(n) > 1})}")
     return rules
+
+
+def egress_rules(app_port: int, load_balancer: bool = False) -> list[Rule]:
+    """Every egress rule. Nodes reach the internet (images, packages; the VPC is
+    IPv4-only); the load balancer reaches only the nodes' published port."""
+    rules = [Rule("egress", "-1", None, "0.0.0.0/0", "all outbound traffic")]
+    if load_balancer:
+        rules.append(Rule("lb-to-nodes", "tcp", app_port, None, f"to the nodes' service port {app_port}",
+                          group=LB, source=NODES))  # fmt: skip
+    return rules
+
+
+def groups_of(role: str, private_workers: bool) -> tuple[str, ...]:
+    """The groups a node of ROLE is in."""
+    if role == "worker" and private_workers:
+        return (NODES, JUMP)
+    return (NODES, SSH)
 
 
 @dataclass(frozen=True)
@@ -138,44 +193,62 @@ class FirewallArgs:
     app_port: int
     tags: dict[str, str]
     encrypted_overlay: bool = False
+    load_balancer: bool = False
+    listener_port: int | None = None  # the load balancer's; None: the published port
+    private_workers: bool = False
 
 
 class Firewall(pulumi.ComponentResource):
-    """A security group every node joins; members reach each other on the swarm ports."""
+    """The security groups and their rules, one resource per rule."""
 
-    group_id: pulumi.Output[str]
+    group_ids: dict[str, pulumi.Output[str]]  # by group key (NODES, SSH, JUMP, LB)
     egress: pulumi.Resource  # instances wait for it: a new group has no egress until then
 
     def __init__(self, name: str, args: FirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("swarm:aws:Firewall", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        group = aws.ec2.SecurityGroup(
-            f"{name}-nodes",
-            vpc_id=args.vpc_id,
-            description="Docker Swarm nodes",
-            tags={**args.tags, "Name": f"{name}-nodes"},
-            opts=child,
-        )
-        for rule in ingress_rules(args.ssh_cidrs, args.app_cidrs, args.app_port, args.encrypted_overlay):
+        ingress = ingress_rules(
+            args.ssh_cidrs, args.app_cidrs, args.app_port, args.encrypted_overlay,
+            load_balancer=args.load_balancer, listener_port=args.listener_port, private_workers=args.private_workers,
+        )  # fmt: skip
+        egress = egress_rules(args.app_port, args.load_balancer)
+        wanted = [NODES, SSH] + ([JUMP] if args.private_workers else []) + ([LB] if args.load_balancer else [])
+        groups = {
+            key: aws.ec2.SecurityGroup(
+                # The nodes' group keeps the name it had before the others existed.
+                f"{name}-{key}" if key != NODES else f"{name}-nodes",
+                vpc_id=args.vpc_id,
+                description=GROUP_DESCRIPTIONS[key],
+                tags={**args.tags, "Name": f"{name}-{key}"},
+                opts=child,
+            )
+            for key in wanted
+        }
+        for rule in ingress:
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-{rule.name}",
-                security_group_id=group.id,
+                security_group_id=groups[rule.group].id,
                 ip_protocol=rule.protocol,
                 from_port=rule.port,
                 to_port=rule.port,
                 description=rule.description,
-                referenced_security_group_id=group.id if rule.peer is None else None,
+                referenced_security_group_id=groups[rule.source].id if rule.source else None,
                 cidr_ipv4=rule.peer,  # IPv4 only, as the VPC (cidr_problems refuses IPv6)
                 opts=child,
             )
-        # Nodes pull images and packages from the internet (the VPC is IPv4-only).
-        self.egress = aws.vpc.SecurityGroupEgressRule(
-            f"{name}-egress",
-            security_group_id=group.id,
-            ip_protocol="-1",
-            cidr_ipv4="0.0.0.0/0",
-            description="all outbound traffic",
-            opts=child,
-        )
-        self.group_id = group.id
-        self.register_outputs({"groupId": group.id})
+        made = {}
+        for rule in egress:
+            made[rule.name] = aws.vpc.SecurityGroupEgressRule(
+                f"{name}-{rule.name}",
+                security_group_id=groups[rule.group].id,
+                ip_protocol=rule.protocol,
+                from_port=rule.port,
+                to_port=rule.port,
+                description=rule.description,
+                referenced_security_group_id=groups[rule.source].id if rule.source else None,
+                cidr_ipv4=rule.peer,
+                opts=child,
+            )
+        self.egress = made["egress"]
+        self.group_ids = {key: g.id for key, g in groups.items()}
+        self.register_outputs({"groupIds": self.group_ids})

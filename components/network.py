@@ -46,18 +46,23 @@ def subnet_capacity_problems(cidr: str, nodes: int, zones: int) -> list[tuple[st
     ]
 
 
-def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:
-    """The first `count` subnets of `vpc_cidr`, each SUBNET_EXTRA_BITS bits smaller.
+# Private subnets (privateWorkers) start at this slot: the public ones hold slots 0-5
+# (at most 6 zones), so either kind can grow by a zone without renumbering the other.
+PRIVATE_FIRST_SLOT = 8
+
+
+def subnet_cidrs(vpc_cidr: str, count: int, first: int = 0) -> list[str]:
+    """`count` subnets of `vpc_cidr` from slot `first` on, each SUBNET_EXTRA_BITS bits smaller.
 
     Pure and deterministic: the same VPC and count always give the same subnets,
     so adding an AZ later appends a subnet instead of renumbering the others.
     """
     vpc = ipaddress.ip_network(vpc_cidr, strict=True)
     slots = 2**SUBNET_EXTRA_BITS
-    if not 1 <= count <= slots:
-        raise ValueError(f"count must be 1..{slots}, got {count}")
-    carved = vpc.subnets(prefixlen_diff=SUBNET_EXTRA_BITS)
-    return [str(next(carved)) for _ in range(count)]
+    if not 1 <= count <= slots - first:
+        raise ValueError(f"count must be 1..{slots - first}, got {count}")
+    carved = list(vpc.subnets(prefixlen_diff=SUBNET_EXTRA_BITS))
+    return [str(c) for c in carved[first : first + count]]
 
 
 @dataclass(frozen=True)
@@ -118,5 +123,6 @@ class Network(pulumi.ComponentResource):
             self.routes_ready.append(association)
 
         self.vpc = vpc  # the stack's root: deleted only with the whole stack
+        self.igw = igw
         self.vpc_id = vpc.id
         self.register_outputs({"vpcId": vpc.id, "subnetIds": self.subnet_ids})

@@ -121,6 +121,8 @@ class Node:
     private_ip: pulumi.Output[str]
     host_key: pulumi.Output[str] | None  # the node's pinned SSH host public key
     instance_urn: pulumi.Output[str] | None = None  # for `pulumi up --replace` (ops/roll.py)
+    # No public address (privateWorkers): the deployer reaches it through a jump host.
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,10 @@ class NodesArgs:
     instance_type: str
     architectures: tuple[str, ...]  # what EC2 says the type supports (components/region.py)
     root_volume_gb: int
-    subnet_ids: list[pulumi.Output[str]]
+    subnet_ids: list[pulumi.Output[str]]  # public, one per zone
     zones: list[str]
-    security_group_id: pulumi.Input[str]
+    # The security groups of each role's nodes (components/firewall.py groups_of).
+    security_group_ids: dict[str, list[pulumi.Input[str]]]
     public_key: pulumi.Input[str]
     login_user: str
     insecure_registries: tuple[str, ...]
@@ -142,6 +145,10 @@ class NodesArgs:
     # group's egress rule (cloud-init installs Docker from the archive at first boot).
     after: list[pulumi.Resource] = field(default_factory=list)
     ami: str = ""  # empty: the newest Ubuntu 24.04 of the region
+    # privateWorkers: the workers' subnets (one per zone, no public addresses); None: public.
+    private_subnet_ids: list[pulumi.Output[str]] | None = None
+    # What private workers also wait for: their NAT gateway and route (their only way out).
+    worker_after: list[pulumi.Resource] = field(default_factory=list)
 
 
 class Nodes(pulumi.ComponentResource):
@@ -184,12 +191,17 @@ class Nodes(pulumi.ComponentResource):
                         lambda k, ud=ud: render_user_data(replace(ud, host_key=(k[0], k[1])))
                     )
                 )
+            private = spec.role == "worker" and args.private_subnet_ids is not None
+            subnets = args.private_subnet_ids if private and args.private_subnet_ids else args.subnet_ids
             instance = aws.ec2.Instance(
                 spec.name,
                 ami=ami_id,
                 instance_type=args.instance_type,
-                subnet_id=args.subnet_ids[spec.zone_index],
-                vpc_security_group_ids=[args.security_group_id],
+                subnet_id=subnets[spec.zone_index],
+                # Said explicitly for private workers (the subnet maps none either), so that
+                # the policy pack sees it on the instance itself.
+                associate_public_ip_address=False if private else None,
+                vpc_security_group_ids=args.security_group_ids[spec.role],
                 key_name=key.key_name,
                 user_data=user_data,
                 metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
@@ -210,7 +222,10 @@ class Nodes(pulumi.ComponentResource):
                     # running nodes at once.
                     # A new key pair (keyName is ForceNew) replaces no node either: the
                     # nodes' authorized keys are managed over SSH (node-authorized-keys.sh).
-                    pulumi.ResourceOptions(ignore_changes=["ami", "userData", "keyName"], depends_on=args.after),
+                    pulumi.ResourceOptions(
+                        ignore_changes=["ami", "userData", "keyName"],
+                        depends_on=[*args.after, *(args.worker_after if private else [])],
+                    ),
                 ),
             )
             self.nodes.append(
@@ -220,10 +235,12 @@ class Nodes(pulumi.ComponentResource):
                     role=spec.role,
                     az=args.zones[spec.zone_index],
                     instance_id=instance.id,
-                    public_ip=instance.public_ip,
+                    # EC2 reports "" for an instance with no public address.
+                    public_ip=pulumi.Output.from_input("") if private else instance.public_ip,
                     private_ip=instance.private_ip,
                     host_key=host_key,
                     instance_urn=instance.urn,
+                    private=private,
                 )
             )
         self.register_outputs({"nodeNames": [n.name for n in self.nodes]})

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import pulumi_aws as aws
 
+from components.load_balancer import certificate_region_problems
 from components.settings import ConfigError
 
 STANDARD_ZONES = aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
@@ -35,11 +36,12 @@ class Region:
     architectures: tuple[str, ...]  # the instance type's, as EC2 names them (x86_64, arm64)
 
 
-def look_up(instance_type: str, ami: str = "") -> Region:
+def look_up(instance_type: str, ami: str = "", certificate_arn: str = "") -> Region:
     """The region's zones and the instance type's architectures; with a pinned AMI, that
-    it exists here and runs on the type. ConfigError if any fails."""
+    it exists here and runs on the type; with a certificate, that it is of this region.
+    ConfigError if any fails."""
     name = aws.config.region or "(the AWS default region)"
-    problems: list[str] = []
+    problems: list[str] = certificate_region_problems(certificate_arn, aws.config.region or "")
     architectures: tuple[str, ...] = ()
     try:
         found = aws.ec2.get_instance_type(instance_type=instance_type)

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import yaml
 
 from components import firewall, image_ref, network, nodes, userdata
+from components import load_balancer as lb
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -75,6 +76,7 @@ _SWARM_NAME = re.compile(r"[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*")
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
 SMOKE_MODES = ("mesh", "tasks")
 HARDENING = "[Hardening options](#hardening-options)"
+FRONT_DOOR = "[Load balancer and private workers](#load-balancer-and-private-workers)"
 _SSH_CIDR_COMMAND = "pulumi config set --path 'sshAllowedCidrs[0]' \"$(curl -s https://checkip.amazonaws.com)/32\""
 
 
@@ -196,6 +198,23 @@ KEYS: tuple[Key, ...] = (
     Key("autolock", "boolean", False,
         "Initialise the swarm with autolock: a restarted manager stays locked until `docker swarm unlock` "
         "with the unlock key (the secret output unlockKey).", see=HARDENING),
+    Key("loadBalancer", "boolean", False,
+        "An internet-facing Network Load Balancer in front of the routing mesh: a listener on "
+        "servicePublishedPort (TLS on 443 with certificateArn), every node a health-checked target, cross-zone. "
+        "appAllowedCidrs then applies at the load balancer, and the nodes admit the published port only from it "
+        "and from each other. Output serviceEndpoint.", see=FRONT_DOOR),
+    Key("certificateArn", "string", "",
+        "ACM certificate (arn:aws:acm:<region>:<account>:certificate/<id>, in the stack's region) for a TLS "
+        "listener on 443; serviceEndpoint is then https://. Needs loadBalancer. Empty: a TCP listener.",
+        lb.certificate_arn_problems, see=FRONT_DOOR),
+    Key("privateWorkers", "boolean", False,
+        "Workers in private subnets (one per zone) with no public address, egress through a NAT gateway; the "
+        "deployer reaches them through manager-1 as an SSH jump host, and they admit SSH only from the managers.",
+        see=FRONT_DOOR),
+    Key("natGatewayPerZone", "boolean", False,
+        "With privateWorkers: one NAT gateway per zone (a zone's outage leaves the other zones' workers their "
+        "egress) instead of one shared, in the first zone. Costs one NAT gateway per zone. Needs privateWorkers.",
+        see=FRONT_DOOR),
     Key("pinHostKeys", "boolean", True,
         "Generate each node's SSH host key (pulumi-tls), install it with cloud-init, and accept only that key "
         "from the node. False: trust the first key seen.", see=HARDENING),
@@ -210,7 +229,11 @@ Values = Mapping[str, Any]
 
 
 def _subnet_capacity(v: Values) -> list[tuple[str, Any, str]]:
-    nodes_count = v["managerCount"] + v["workerCount"]
+    # With privateWorkers the workers have subnets of their own, of the same size.
+    if v["privateWorkers"]:
+        nodes_count = max(v["managerCount"], v["workerCount"])
+    else:
+        nodes_count = v["managerCount"] + v["workerCount"]
     return [("vpcCidr", *bad) for bad in network.subnet_capacity_problems(v["vpcCidr"], nodes_count, v["azCount"])]
 
 
@@ -228,11 +251,22 @@ def _private_needs_public(v: Values) -> list[tuple[str, Any, str]]:
     return []
 
 
+def _needs(key: str, needed: str, unset: object) -> Callable[[Values], list[tuple[str, Any, str]]]:
+    def check(v: Values) -> list[tuple[str, Any, str]]:
+        if v[key] != unset and not v[needed]:
+            return [(key, v[key], f"needs {needed}: true (set it, or leave {key} unset)")]
+        return []
+
+    return check
+
+
 CROSS_CHECKS: tuple[tuple[tuple[str, ...], Callable[[Values], list[tuple[str, Any, str]]]], ...] = (
     # On every CIDR that parses, even when another element of the list is refused.
     (("allowSshFromAnywhere",), _ssh_exposure),
     (("sshPrivateKey", "sshPublicKey"), _private_needs_public),
-    (("vpcCidr", "managerCount", "workerCount", "azCount"), _subnet_capacity),
+    (("vpcCidr", "managerCount", "workerCount", "azCount", "privateWorkers"), _subnet_capacity),
+    (("certificateArn", "loadBalancer"), _needs("certificateArn", "loadBalancer", "")),
+    (("natGatewayPerZone", "privateWorkers"), _needs("natGatewayPerZone", "privateWorkers", False)),
 )
 
 
@@ -309,7 +343,18 @@ def _yaml_description(text: str) -> list[str]:
     line = f"    description: {text}"
     if len(line) <= 120 and ": " not in text and " #" not in text and yaml.safe_load(text) == text:
         return [line]
-    return ["    description: >-", *textwrap.wrap(text, width=88, initial_indent=" " * 6, subsequent_indent=" " * 6)]
+    return [
+        "    description: >-",
+        *textwrap.wrap(
+            # Folded lines join with a blank: never break inside a word ("health-checked").
+            text,
+            width=88,
+            initial_indent=" " * 6,
+            subsequent_indent=" " * 6,
+            break_on_hyphens=False,
+            break_long_words=False,
+        ),
+    ]
 
 
 def pulumi_yaml_config() -> str:

@@ -3,16 +3,16 @@ then checked end to end by a smoke test on the manager."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
-from pulumi_command import remote
+from pulumi_command import local, remote
 
 from components import image_ref
 from components.commands import render
 from components.nodes import Node
-from components.swarm.on_node import NodeShell
+from components.swarm.on_node import COMMAND_TIMEOUT, NodeShell
 
 SPREAD_BY_ZONE = "node.labels.az"  # the label scripts/swarm-label.sh puts on every node
 ENCRYPTED_LABEL = "swarm.overlay.encrypted"
@@ -37,6 +37,16 @@ class ServiceArgs:
     # Deleted only with the whole stack (the VPC): `pulumi destroy` then skips the
     # network's and service's deletes, which would need the cluster to answer.
     deleted_with: pulumi.Resource | None = None
+    # serviceEndpoint (loadBalancer): asked from the deployer's machine too, as a client.
+    endpoint: pulumi.Output[str] | None = None
+    endpoint_after: list[pulumi.Resource] = field(default_factory=list)  # the nodes' target attachments
+    # The per-node URLs clients can use (serviceUrls); None: every node's public address.
+    urls: pulumi.Output[list[str]] | None = None
+
+
+# The load balancer's check: answers in a row, and how long to wait for them (a new NLB's
+# DNS name and first health checks take minutes).
+ENDPOINT_ANSWERS, ENDPOINT_TIMEOUT_S = 3, 480
 
 
 class Service(pulumi.ComponentResource):
@@ -62,7 +72,7 @@ class Service(pulumi.ComponentResource):
         on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=args.after)
 
         # Commands on the manager: the same helper as the swarm's steps (none has a delete).
-        sh = NodeShell(args.user, args.private_key, lambda _: pulumi.Output.from_input(args.ssh_opts), self)
+        sh = NodeShell(args.user, args.private_key, lambda *_: pulumi.Output.from_input(args.ssh_opts), self)
         on_manager = sh.connection(mgr)
         # The image as the provider's create will pin it (components/image_ref.py), asked of
         # the manager's daemon once per configured image: a tag that moves later changes
@@ -178,7 +188,30 @@ class Service(pulumi.ComponentResource):
             triggers=[service.id, args.image, args.replicas, addrs],
         )
         self.smoke_result = smoke.stdout
-        self.urls = pulumi.Output.all(*[n.public_ip for n in args.nodes]).apply(
-            lambda ips: [f"http://{ip}:{args.published_port}" for ip in ips]
+        if args.endpoint is not None:
+            asked = local.Command(
+                f"{name}-endpoint-smoke",
+                create=args.endpoint.apply(
+                    lambda url: render(
+                        "local-endpoint-smoke.sh",
+                        {"ENDPOINT": url, "TIMEOUT": ENDPOINT_TIMEOUT_S, "ANSWERS": ENDPOINT_ANSWERS},
+                    )
+                ),
+                interpreter=["/bin/bash", "-c"],
+                triggers=[service.id, args.image, args.replicas, addrs, args.endpoint],
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # Beside the manager's smoke test, not after it: the service is up.
+                    depends_on=[service, *args.endpoint_after],
+                    custom_timeouts=pulumi.CustomTimeouts(create=COMMAND_TIMEOUT, update=COMMAND_TIMEOUT),
+                ),
+            )
+            self.smoke_result = pulumi.Output.concat(smoke.stdout, "\n", asked.stdout)
+        self.urls = (
+            args.urls
+            if args.urls is not None
+            else pulumi.Output.all(*[n.public_ip for n in args.nodes]).apply(
+                lambda ips: [f"http://{ip}:{args.published_port}" for ip in ips]
+            )
         )
         self.register_outputs({"serviceUrls": self.urls, "smoke": smoke.stdout})

@@ -60,6 +60,10 @@ class Settings:
     docker_insecure_registries: tuple[str, ...]
     encrypted_overlay: bool
     autolock: bool
+    load_balancer: bool
+    certificate_arn: str
+    private_workers: bool
+    nat_gateway_per_zone: bool
     pin_host_keys: bool
 
 

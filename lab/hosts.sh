@@ -12,12 +12,20 @@
 #                (starts empty: append the public key you log in with)
 #   cloud-init   not run; `cloud-init status` reports "disabled" (see cloudinit_marker)
 #   registry     Debian docker-registry on 10.77.0.1:5000 (insecure, listed in each daemon.json)
+#   private      `block K` makes host K a private instance (no public address): this
+#                machine (the root network namespace, where the deployer runs) can open
+#                no new connection to it, any protocol or port (iptables chain SWL-PRIVATE,
+#                jumped to from OUTPUT: `-m conntrack --ctstate NEW -j DROP`).  Replies to
+#                what the host opens itself (pulls from the registry) still flow, and
+#                host-to-host traffic on the bridge never passes OUTPUT: a jump host
+#                reaches it.  `unblock K` undoes it; `down` removes the chain.
 #
 # Usage: hosts.sh install | up [N] | image | status | down
 #                 | kill-daemon K dockerd|sshd [SIGNAL] | start-daemon K dockerd|sshd
-#                 | set-host-key K PRIVATE_KEY_FILE
+#                 | set-host-key K PRIVATE_KEY_FILE | block K | unblock K
 # Env:   LAB_STATE  state directory (default /tmp/swarmlab-state)
-# Every process is stopped by its PID, never by name.  Needs root.
+# Every process is stopped by its PID, never by name.  Needs root.  (Sourced, it only
+# defines its functions and settings: for tests.)
 set -euo pipefail
 
 STATE=${LAB_STATE:-/tmp/swarmlab-state}
@@ -33,6 +41,7 @@ CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PKGS=(docker.io containerd runc iptables tini openssh-server busybox-static curl
       docker-registry cloud-init shellcheck iproute2)
 MAX_HOSTS=99
+PRIVATE_CHAIN=SWL-PRIVATE                   # iptables chain (root namespace) of `block`
 STOPPED=()                                  # PIDs signalled by this run (down waits for them)
 T0=${EPOCHREALTIME/./}
 
@@ -274,15 +283,19 @@ daemon_start() {
   echo $! > "$h/$d.pid"
 }
 
-ssh_banner() {  # ssh_banner IP: prints the server's identification line
+ssh_banner() {  # ssh_banner K: host K's sshd identification line, asked inside the host
+  # (its own network namespace: a private host is blocked from this one, see `block`)
+  local pp
+  pp=$(pidfile_pid "$(hdir "$1")/pause.pid")
   # shellcheck disable=SC2016  # expands in the inner bash
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/22" && IFS= read -r -t 2 l <&3 && echo "$l"' _ "$1" 2>/dev/null || true
+  timeout 2 nsenter -t "$pp" -n -- bash -c 'exec 3<>"/dev/tcp/$1/22" && IFS= read -r -t 2 l <&3 && echo "$l"' \
+    _ "$(ipof "$1")" 2>/dev/null || true
 }
 
 daemon_ready() {  # daemon_ready K dockerd|sshd
   case $2 in
     dockerd) dk "$1" version --format '{{.Server.Version}}' >/dev/null 2>&1 ;;
-    sshd)    [[ $(ssh_banner "$(ipof "$1")") == SSH-2.0-* ]] ;;
+    sshd)    [[ $(ssh_banner "$1") == SSH-2.0-* ]] ;;
   esac
 }
 
@@ -416,6 +429,11 @@ status() {
     echo "$line"
   done
   [ $any = 1 ] || echo "no hosts"
+  if command -v iptables >/dev/null; then
+    line=""
+    while read -r k h; do line+=" $(name "$k") ($h)"; done < <(blocked_hosts)
+    echo "private (blocked from this machine):${line:- none}"
+  fi
 }
 
 down() {
@@ -441,6 +459,7 @@ down() {
   if alive "$pid" docker-registry; then kill -KILL "$pid" 2>/dev/null || true; fi
   for k in "${hosts[@]}"; do host_remove "$k"; done
   ip link del $BR 2>/dev/null || true
+  private_chain_remove
   rm -rf "$STATE"
   # Stopped processes stay zombies until PID 1 reaps them (here: up to ~2 s); wait
   # a little so that `ps` right after down shows nothing.  Harmless if it times out.
@@ -450,7 +469,7 @@ down() {
     [ -z "$pid" ] && break
     sleep 0.1
   done
-  step "down: ${#hosts[@]} host(s), bridge, registry and $STATE removed"
+  step "down: ${#hosts[@]} host(s), bridge, registry, $PRIVATE_CHAIN and $STATE removed"
 }
 
 kill_daemon() {  # kill_daemon K dockerd|sshd [SIGNAL]
@@ -489,26 +508,90 @@ set_host_key() {
   start_daemon "$k" sshd
 }
 
+# ---------------------------------------------------------------- private hosts
+need_iptables() { command -v iptables >/dev/null || die "iptables missing: run '$0 install'"; }
+# One change of the chain at a time (the lab engine launches instances in parallel):
+# a lock on this script itself (open for reading: no writable place needed), held
+# until this run exits.
+private_lock() { exec 9<"${BASH_SOURCE[0]}"; flock 9; }
+
+# block_rule K: sets RULE to the rule that drops every new connection from this machine
+# to host K, any protocol and port, spelled as `iptables -S` prints it back (hence /32).
+# Only NEW: replies to connections the host opened itself (ESTABLISHED, RELATED) pass.
+block_rule() {
+  RULE=(-d "$(ipof "$1")/32" -m conntrack --ctstate NEW -m comment --comment "$(name "$1")" -j DROP)
+}
+
+# blocked_hosts: "K IP" for each host that `block` blocked, in the chain's order
+blocked_hosts() {
+  local octet ip
+  iptables -w -S "$PRIVATE_CHAIN" 2>/dev/null |
+    sed -n "s|^-A $PRIVATE_CHAIN -d \\($NET\\.\\([0-9]*\\)\\)/32 .* -j DROP\$|\\2 \\1|p" |
+    while read -r octet ip; do echo "$((octet - 10)) $ip"; done
+}
+
+block() {  # block K: host K gets no new connection from this machine (a private instance)
+  local k=$1
+  check_k "$k"; need_iptables; block_rule "$k"; private_lock
+  iptables -w -n -L "$PRIVATE_CHAIN" >/dev/null 2>&1 || iptables -w -N "$PRIVATE_CHAIN"
+  iptables -w -C OUTPUT -j "$PRIVATE_CHAIN" 2>/dev/null || iptables -w -I OUTPUT 1 -j "$PRIVATE_CHAIN"
+  if iptables -w -C "$PRIVATE_CHAIN" "${RULE[@]}" 2>/dev/null; then
+    step "$(name "$k") $(ipof "$k"): already blocked"
+    return 0
+  fi
+  iptables -w -A "$PRIVATE_CHAIN" "${RULE[@]}"
+  step "$(name "$k") $(ipof "$k"): blocked (no new connection from this machine)"
+}
+
+unblock() {  # unblock K: undo `block K` (the chain and its jump stay, empty)
+  local k=$1 n=0
+  check_k "$k"; need_iptables; block_rule "$k"; private_lock
+  while iptables -w -D "$PRIVATE_CHAIN" "${RULE[@]}" 2>/dev/null; do n=$((n + 1)); done
+  if [ "$n" = 0 ]; then
+    step "$(name "$k") $(ipof "$k"): not blocked, nothing to do"
+  else
+    step "$(name "$k") $(ipof "$k"): unblocked"
+  fi
+}
+
+private_chain_remove() {  # down: the chain and its jump from OUTPUT
+  command -v iptables >/dev/null || return 0
+  private_lock
+  while iptables -w -D OUTPUT -j "$PRIVATE_CHAIN" 2>/dev/null; do :; done
+  if iptables -w -n -L "$PRIVATE_CHAIN" >/dev/null 2>&1; then
+    iptables -w -F "$PRIVATE_CHAIN"
+    iptables -w -X "$PRIVATE_CHAIN"
+  fi
+}
+
 usage() {
   cat >&2 <<EOF
 usage: $0 install | up [N] | image | status | down
           | kill-daemon K dockerd|sshd [SIGNAL] | start-daemon K dockerd|sshd
-          | set-host-key K PRIVATE_KEY_FILE
+          | set-host-key K PRIVATE_KEY_FILE | block K | unblock K
 env:   LAB_STATE  state directory (default /tmp/swarmlab-state)
 EOF
   exit 2
 }
 
-[ "$(id -u)" = 0 ] || die "must run as root"
-cmd=${1:-}; [ $# -gt 0 ] && shift
-case $cmd in
-  install)      [ $# = 0 ] || usage; install ;;
-  up)           [ $# -le 1 ] || usage; up "${1:-3}" ;;
-  image)        [ $# = 0 ] || usage; image ;;
-  status)       [ $# = 0 ] || usage; status ;;
-  down)         [ $# = 0 ] || usage; down ;;
-  kill-daemon)  [ $# = 2 ] || [ $# = 3 ] || usage; kill_daemon "$@" ;;
-  start-daemon) [ $# = 2 ] || usage; start_daemon "$@" ;;
-  set-host-key) [ $# = 2 ] || usage; set_host_key "$@" ;;
-  *)            usage ;;
-esac
+main() {
+  local cmd
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  cmd=${1:-}; [ $# -gt 0 ] && shift
+  case $cmd in
+    install)      [ $# = 0 ] || usage; install ;;
+    up)           [ $# -le 1 ] || usage; up "${1:-3}" ;;
+    image)        [ $# = 0 ] || usage; image ;;
+    status)       [ $# = 0 ] || usage; status ;;
+    down)         [ $# = 0 ] || usage; down ;;
+    kill-daemon)  [ $# = 2 ] || [ $# = 3 ] || usage; kill_daemon "$@" ;;
+    start-daemon) [ $# = 2 ] || usage; start_daemon "$@" ;;
+    set-host-key) [ $# = 2 ] || usage; set_host_key "$@" ;;
+    block)        [ $# = 1 ] || usage; block "$1" ;;
+    unblock)      [ $# = 1 ] || usage; unblock "$1" ;;
+    *)            usage ;;
+  esac
+}
+
+# Run as a command (not when sourced: tests call the functions).
+[ "${BASH_SOURCE[0]}" != "$0" ] || main "$@"

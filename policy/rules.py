@@ -49,6 +49,14 @@ LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INSTANCE = "aws:ec2/instance:Instance"
 DOCKER_PROVIDER = "pulumi:providers:docker"
+# pulumi-aws registers aws.lb.* and its alias aws.alb.* under two tokens.
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+TARGET_GROUPS = ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup")
+# ELB security policies whose lowest protocol is TLS 1.2 (TLS13-1-2-*, TLS13-1-3-*,
+# TLS-1-2-*, FS-1-2-*). Any other, and an unset one (ELB then applies
+# ELBSecurityPolicy-2016-08, which accepts TLS 1.0), lets clients downgrade.
+TLS12_POLICY = re.compile(r"ELBSecurityPolicy-(?:TLS13-1-[23]|TLS-1-2|FS-1-2)(?:-.+)?")
 
 # Ports that must never be reachable from the internet (the policy's description says why).
 SWARM_PORTS: dict[int, str] = {22: "SSH", 2377: "swarm management", 7946: "swarm gossip", 4789: "VXLAN overlay"}
@@ -446,6 +454,54 @@ def check_docker_tls(args: ResourceValidationArgs, report: ReportViolation) -> N
         )
 
 
+# ----------------------------------------------------------------- load balancers
+
+
+def check_lb_security_groups(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in LOAD_BALANCERS:
+        return
+    kind = _read(args.props, "loadBalancerType")
+    if kind != "network" or _read(args.props, "internal") is True:
+        return
+    if not _items(_read(args.props, "securityGroups")):
+        report(
+            "internet-facing network load balancer without security groups: nothing limits who reaches its "
+            "listeners, and ELB cannot add groups to an NLB created without any (a replacement, with a new DNS "
+            "name). Give it a security group that admits the allowed CIDRs on the listener port.",
+            None,
+        )
+
+
+def check_lb_tls_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in LISTENERS:
+        return
+    protocol = _text(_read(args.props, "protocol")).upper()
+    if protocol not in ("TLS", "HTTPS"):
+        return
+    policy = _read(args.props, "sslPolicy")
+    if policy is _UNKNOWN:
+        return
+    if not TLS12_POLICY.fullmatch(_text(policy)):
+        shown = f"{policy!r}" if policy else "unset (ELB then applies ELBSecurityPolicy-2016-08)"
+        report(
+            f"{protocol} listener's ssl_policy is {shown}: it accepts TLS below 1.2. Use "
+            "ELBSecurityPolicy-TLS13-1-2-2021-06 (or another TLS13-1-2 / TLS13-1-3 policy).",
+            None,
+        )
+
+
+def check_target_health_check(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in TARGET_GROUPS:
+        return
+    check = _read(args.props, "healthCheck")
+    if isinstance(check, Mapping) and check.get("enabled") is False:
+        report(
+            "target group with its health check disabled: a node that stops answering (replaced, drained, "
+            "down) keeps receiving clients. Enable health_check.",
+            None,
+        )
+
+
 # ----------------------------------------------------------------- stack
 
 
@@ -462,6 +518,38 @@ def manager_counts(resources: Sequence[PolicyResource]) -> dict[str, tuple[int, 
         managers, members = counts.get(cluster, (0, 0))
         counts[cluster] = (managers + (tags.get(ROLE_TAG) == "manager"), members + 1)
     return counts
+
+
+def check_private_instances_ssh(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An instance with no public address (associate_public_ip_address false) is reached
+    through a jump host: its groups admit SSH from other groups only, never from a CIDR."""
+    ssh_from_cidr: dict[str, list[str]] = {}  # group id -> the CIDRs its rules admit SSH from
+    for r in args.resources:
+        for ingress in ingress_permissions(r.resource_type, r.props):
+            ports = port_range(ingress)
+            if ports is None or not ports[0] <= 22 <= ports[1]:
+                continue
+            if r.resource_type == SECURITY_GROUP:
+                group = _text(_read(r.props, "id"))
+                blocks = [b for b in _items(_read(r.props, "ingress")) if isinstance(b, Mapping)]
+                cidrs = [str(c) for b in blocks for c in _items(b.get("cidrBlocks")) + _items(b.get("ipv6CidrBlocks"))]
+            else:
+                group = _text(_read(r.props, "securityGroupId"))
+                cidrs = [str(c) for c in (_read(r.props, "cidrIpv4"), _read(r.props, "cidrIpv6"),
+                                          *_items(_read(r.props, "cidrBlocks"))) if c]  # fmt: skip
+            if group and cidrs:
+                ssh_from_cidr.setdefault(group, []).extend(cidrs)
+    for r in args.resources:
+        if r.resource_type != INSTANCE or _read(r.props, "associatePublicIpAddress") is not False:
+            continue
+        for group in _items(_read(r.props, "vpcSecurityGroupIds")):
+            if str(group) in ssh_from_cidr:
+                report(
+                    f"instance {r.name} has no public address (reached through a jump host), but its security "
+                    f"group {group} admits SSH from {', '.join(sorted(set(ssh_from_cidr[str(group)])))}: admit "
+                    "SSH to private instances only from the jump host's security group.",
+                    r.urn,
+                )
 
 
 def check_odd_managers(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -572,6 +660,49 @@ instance_cluster_tags = ResourceValidationPolicy(
     enforcement_level=ADVISORY,
 )
 
+lb_security_groups = ResourceValidationPolicy(
+    name="lb-internet-facing-has-security-group",
+    description=(
+        "An internet-facing Network Load Balancer has a security group. Without one nothing limits who "
+        "reaches its listeners (appAllowedCidrs cannot hold at the door), and ELB cannot add one later "
+        "to an NLB created without: it would have to be replaced, with a new DNS name."
+    ),
+    validate=check_lb_security_groups,
+    enforcement_level=MANDATORY,
+)
+
+lb_tls_policy = ResourceValidationPolicy(
+    name="lb-tls-listener-tls12",
+    description=(
+        "A TLS or HTTPS listener names a security policy whose lowest protocol is TLS 1.2 "
+        "(ELBSecurityPolicy-TLS13-1-2-2021-06 or another TLS13-1-2, TLS13-1-3, TLS-1-2 or FS-1-2 policy). "
+        "Unset, ELB applies ELBSecurityPolicy-2016-08, which still accepts TLS 1.0."
+    ),
+    validate=check_lb_tls_policy,
+    enforcement_level=MANDATORY,
+)
+
+target_health_check = ResourceValidationPolicy(
+    name="lb-target-group-health-check",
+    description=(
+        "Every load balancer target group keeps its health check enabled, so a node that stops answering "
+        "(replaced, drained, down) is taken out of rotation."
+    ),
+    validate=check_target_health_check,
+    enforcement_level=MANDATORY,
+)
+
+private_instances_ssh = StackValidationPolicy(
+    name="private-instance-ssh-from-groups-only",
+    description=(
+        "An instance with no public address (associate_public_ip_address = false, e.g. privateWorkers) is "
+        "reached through a jump host: its security groups admit SSH only from other security groups (the "
+        "jump host's), never from a CIDR."
+    ),
+    validate=check_private_instances_ssh,
+    enforcement_level=MANDATORY,
+)
+
 POLICIES: list[Policy] = [
     no_world_swarm_ports,
     no_world_all_traffic,
@@ -582,4 +713,8 @@ POLICIES: list[Policy] = [
     odd_manager_count,
     rule_description,
     instance_cluster_tags,
+    lb_security_groups,
+    lb_tls_policy,
+    target_health_check,
+    private_instances_ssh,
 ]

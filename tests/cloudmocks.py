@@ -119,6 +119,17 @@ class CloudMocks(pmocks.Mocks):
         if t == "command:local:Command":
             out.update(stdout="", stderr="")
             return f"local-{n}", out
+        if t == "aws:lb/loadBalancer:LoadBalancer":
+            arn = f"arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/{args.name}/0123456789abcdef"
+            out.update(arn=arn, dnsName=f"{args.name}-0123456789abcdef.elb.eu-west-1.amazonaws.com")
+            return arn, out
+        if t == "aws:lb/targetGroup:TargetGroup":
+            arn = f"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/{args.name}/0123456789abcdef"
+            out.update(arn=arn)
+            return arn, out
+        if t == "aws:ec2/eip:Eip":
+            out.update(allocationId=f"eipalloc-{n:017x}", publicIp=f"198.51.100.{100 + n % 100}")
+            return f"eipalloc-{n:017x}", out
         return f"{args.name}-id", out
 
 

@@ -17,7 +17,13 @@ import pulumi
 from components.commands import render
 from components.nodes import Node
 from components.swarm import bootstrap, membership
-from components.swarm.on_node import GATE_DIAL_ERROR_LIMIT, GATE_PER_DIAL_TIMEOUT, GATE_TIMEOUT, NodeShell
+from components.swarm.on_node import (
+    GATE_DIAL_ERROR_LIMIT,
+    GATE_PER_DIAL_TIMEOUT,
+    GATE_TIMEOUT,
+    OWN_STEP_IGNORES,
+    NodeShell,
+)
 
 
 @dataclass(frozen=True)
@@ -25,8 +31,9 @@ class SwarmArgs:
     nodes: list[Node]  # managers first; nodes[0] (manager-1) creates the swarm
     user: str
     private_key: pulumi.Input[str] | None  # None: use the deployer's SSH agent
-    # The deployer's ssh client options for a host with this pinned key (components/access.py).
-    ssh_opts_for: Callable[[pulumi.Input[str] | None], pulumi.Output[list[str]]]
+    # The deployer's ssh client options for a host with this pinned key, through a jump
+    # host or not (components/access.py Access.opts_for).
+    ssh_opts_for: Callable[..., pulumi.Output[list[str]]]
     autolock: bool = False
     # The public keys every node's login user authorizes, exactly (the deployer's first).
     authorized_keys: pulumi.Input[list[str]] | None = None
@@ -40,12 +47,14 @@ class Swarm(pulumi.ComponentResource):
     swarm_id: pulumi.Output[str]
     unlock_key: pulumi.Output[str] | None  # secret; only with autolock
     manager: Node  # the entry manager: manager-1
-    members: list[pulumi.Resource]  # one per node, done when the node is in and labelled
+    members: list[pulumi.Resource]  # done when every node is in and labelled
 
     def __init__(self, name: str, args: SwarmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("swarm:docker:Swarm", name, None, opts)
-        sh = NodeShell(args.user, args.private_key, args.ssh_opts_for, self, args.deleted_with)
         first = args.nodes[0]
+        # Nodes with no public address (privateWorkers) are reached through manager-1.
+        jump = first if any(n.private for n in args.nodes) else None
+        sh = NodeShell(args.user, args.private_key, args.ssh_opts_for, self, args.deleted_with, jump)
         self.manager = first
 
         gates: dict[str, pulumi.Resource] = {
@@ -56,6 +65,7 @@ class Swarm(pulumi.ComponentResource):
                 [],
                 # A replaced instance is a new host: wait for it again.
                 triggers=[n.instance_id],
+                ignore_changes=OWN_STEP_IGNORES,
                 timeout=GATE_TIMEOUT,
             )
             for n in args.nodes
@@ -67,9 +77,12 @@ class Swarm(pulumi.ComponentResource):
                 lambda ks: render("node-authorized-keys.sh", {"KEYS": "\n".join(" ".join(k.split()[:2]) for k in ks)})
             )
             for n in args.nodes:
+                # Once per instance and key list (a new list replaces the step, which then
+                # reaches the node as the program now says).
                 sh.command(
-                    f"{name}-keys-{n.short}", sh.connection(n), keys_text, [gates[n.name]], triggers=[n.instance_id]
-                )
+                    f"{name}-keys-{n.short}", sh.connection(n), keys_text, [gates[n.name]],
+                    triggers=[n.instance_id, keys_text], ignore_changes=OWN_STEP_IGNORES,
+                )  # fmt: skip
 
         boot = bootstrap.create_swarm(sh, name, first, gates[first.name], args.autolock)
         self.swarm_id = boot.swarm_id
@@ -86,14 +99,14 @@ class Swarm(pulumi.ComponentResource):
         previous_manager: list[pulumi.Resource] = [first_member]
         for n in args.nodes[1:]:
             is_manager = n.role == "manager"
-            _, member = membership.other_node(
+            _, member, labelled = membership.other_node(
                 sh, name, n, first, boot.swarm_id, tokens[n.role], entry_joined, gates[n.name],
                 previous_manager if is_manager else [],
             )  # fmt: skip
             if is_manager:
                 # Managers are taken out one at a time (dependents are deleted first).
                 previous_manager = [member]
-            self.members.append(member)
+            self.members += [member, labelled]
 
         if len(args.nodes) > 1:
             # Every member waits for its join: after all members is after all joins.

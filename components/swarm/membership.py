@@ -24,7 +24,7 @@ from pulumi_command import remote
 
 from components.commands import render
 from components.nodes import Node
-from components.swarm.on_node import NodeShell
+from components.swarm.on_node import OWN_STEP_IGNORES, NodeShell
 
 
 def label_script(n: Node) -> pulumi.Output[str]:
@@ -56,10 +56,11 @@ def join(
         # and not in the environment (which sshd drops unless AcceptEnv lists it).
         stdin=token,
         # A token is only needed to join. Later token changes (rotation, a re-read
-        # when nodes are added) must not re-run existing joins. A replacement takes
-        # the program's new value (pulumi/pulumi v3.259.0 step_generator.go: Check
-        # re-runs with the new inputs), a token valid now.
-        ignore_changes=["stdin"],
+        # when nodes are added) must not re-run existing joins, nor must a new manager
+        # to join through (its address is in the script). A replacement takes the
+        # program's new values (pulumi/pulumi v3.259.0 step_generator.go: Check re-runs
+        # with the new inputs), a token valid now.
+        ignore_changes=["stdin", *OWN_STEP_IGNORES],
         triggers=[n.instance_id],
     )
 
@@ -121,7 +122,8 @@ def first_manager(
             f"{name}-token-rejoin",
             sh.connection(sponsor),
             render("swarm-sponsor-token.sh"),
-            [handover, gates[sponsor.name]],
+            # manager-1's new host is up too: a private sponsor is reached through it.
+            [handover, gates[sponsor.name], gates[first.name]],
             triggers=[first.instance_id],
             logging=remote.Logging.STDERR,
             secret_stdout=True,
@@ -153,21 +155,35 @@ def other_node(
     entry_joined: pulumi.Resource,
     gate: pulumi.Resource,
     after: list[pulumi.Resource],
-) -> tuple[remote.Command, remote.Command]:
+) -> tuple[remote.Command, remote.Command, remote.Command]:
     """A node other than manager-1: it joins through the entry manager, which labels
     it and, when it goes, drains and removes it. AFTER: what its removal chain depends
     on (the previous manager's member step: deletes run dependents first, so this
     node's drain, leave and forget all finish before the previous manager's drain
-    starts, and managers go one at a time)."""
+    starts, and managers go one at a time).
+
+    The label and the drain are two steps: the label runs once per instance (a new
+    entry manager, e.g. manager-1 replaced, does not label every node again); the
+    drain (the member step, a delete only) records the current entry manager, where
+    it runs when the node goes. Returns (join, member, label): the node is in the
+    swarm and labelled once the last two are done."""
     forgotten = forget(sh, name, n, entry, [entry_joined, *after])
     joined = join(sh, name, n, swarm_id, entry, token, [gate, entry_joined])
     left = leave(sh, name, n, [joined, forgotten])
+    labelled = sh.command(
+        f"{name}-label-{n.short}",
+        sh.connection(entry),
+        label_script(n),
+        [joined],
+        triggers=[n.instance_id],
+        ignore_changes=OWN_STEP_IGNORES,
+    )
     member = sh.command(
         f"{name}-member-{n.short}",
         sh.connection(entry),
-        label_script(n),
+        None,
         [joined, left],
         delete=drain_script(n),
         triggers=[n.instance_id],
     )
-    return joined, member
+    return joined, member, labelled

@@ -32,6 +32,12 @@ GATE_TIMEOUT = "20m"
 # down retries or waits for ever. Nothing kills a remote command at the deadline (the
 # session ignores the context), so scripts that wait bound themselves (`timeout`, retry).
 COMMAND_TIMEOUT = "10m"
+# A node's own steps (its gate, its keys, its join) run once per instance: a change of
+# how it is reached (a new jump host when manager-1 is replaced, a rotated deployer key)
+# must not run them again on every node. They have no delete, so the connection kept in
+# their state is never used again; a replacement takes the program's new values
+# (pulumi/pulumi v3.259.0 step_generator.go: Check re-runs with the new inputs).
+OWN_STEP_IGNORES = ["connection", "create"]
 
 
 @dataclass(frozen=True)
@@ -40,25 +46,57 @@ class NodeShell:
 
     user: str
     private_key: pulumi.Input[str] | None  # None: the deployer's SSH agent
-    # The deployer's ssh client options for a host with this pinned key (components/access.py).
-    ssh_opts_for: Callable[[pulumi.Input[str] | None], pulumi.Output[list[str]]]
+    # The deployer's ssh client options for a host with this pinned key, optionally through
+    # a jump host (its address and pinned key): components/access.py Access.opts_for.
+    ssh_opts_for: Callable[..., pulumi.Output[list[str]]]
     parent: pulumi.Resource
     # Removal steps are skipped when this resource is deleted too (`pulumi destroy`):
     # the instances go anyway, and a destroy needs no node to answer. pulumi/pulumi
     # v3.259.0 pkg/resource/deploy/step.go, DeleteStep.Apply: isDeletedWith.
     deleted_with: pulumi.Resource | None = None
+    # The jump host of nodes with no public address (privateWorkers): manager-1.
+    jump: Node | None = None
 
     def connection(
         self, node: Node, dial_error_limit: int | None = None, per_dial_timeout: int | None = None
     ) -> remote.ConnectionArgs:
+        """How pulumi-command reaches NODE: directly, or for a private node through the
+        jump host (pulumi-command v1.2.1 remote/connection.go Connection.Dial: SSH to the
+        proxy, a direct-tcpip channel from there to the node, SSH over it; each hop's
+        host key pinned, each hop with these dial limits)."""
+        proxy = None
+        if node.private:
+            if self.jump is None:
+                raise ValueError(f"{node.name} has no public address and no jump host is set")
+            proxy = remote.ProxyConnectionArgs(
+                host=self.jump.public_ip,
+                user=self.user,
+                private_key=self.private_key,
+                host_key=self.jump.host_key,
+                dial_error_limit=dial_error_limit,
+                per_dial_timeout=per_dial_timeout,
+            )
         return remote.ConnectionArgs(
-            host=node.public_ip,
+            host=node.private_ip if node.private else node.public_ip,
             user=self.user,
             private_key=self.private_key,
             host_key=node.host_key,  # None: not pinned (pulumi-command then accepts any)
             dial_error_limit=dial_error_limit,
             per_dial_timeout=per_dial_timeout,
+            proxy=proxy,
         )
+
+    def ssh_opts(self, node: Node) -> pulumi.Output[list[str]]:
+        """The deployer's ssh options for NODE (through the jump host if it is private)."""
+        if not node.private:
+            return self.ssh_opts_for(node.host_key, None)
+        assert self.jump is not None
+        login = pulumi.Output.concat(self.user, "@", self.jump.public_ip)
+        return self.ssh_opts_for(node.host_key, (login, self.jump.host_key))
+
+    def address(self, node: Node) -> pulumi.Output[str]:
+        """The address the deployer's ssh names NODE by (its private one behind the jump)."""
+        return node.private_ip if node.private else node.public_ip
 
     def command(
         self,
@@ -108,7 +146,7 @@ class NodeShell:
     ) -> local.Command:
         """A delete that runs SCRIPT on NODE through the deployer's ssh, skipped (with
         the reason) when the host is gone; it follows the node's instance."""
-        text = pulumi.Output.all(node.public_ip, self.ssh_opts_for(node.host_key), script).apply(
+        text = pulumi.Output.all(self.address(node), self.ssh_opts(node), script).apply(
             lambda v: render(
                 "local-on-node.sh",
                 {"NODE": f"{self.user}@{v[0]}", "SSH_OPTS": "\n".join(v[1]), "SCRIPT": v[2], "WHAT": what},

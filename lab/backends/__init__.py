@@ -26,13 +26,16 @@ class Backend(Protocol):
         """A host number for a new instance (not one of TAKEN)."""
         ...
 
-    def launch(self, instance: str, k: int, user_data: str, public_key: str) -> Host:
+    def launch(self, instance: str, k: int, user_data: str, public_key: str, *, public: bool) -> Host:
         """Start INSTANCE as host K from its user data and key pair (as EC2 does).
-        Returns at once; the program's readiness gate waits for it."""
+        PUBLIC: it has a public address; without one, this machine (the deployer) must
+        not reach it (only other hosts do: a jump host). Returns at once; the
+        program's readiness gate waits for it."""
         ...
 
     def terminate(self, instance: str, k: int) -> None:
-        """The instance was deleted: its host stops serving it (and is reset)."""
+        """The instance was deleted: its host stops serving it (and is reset: a
+        private host is reachable again)."""
         ...
 
     def host(self, k: int) -> Host:

@@ -6,7 +6,12 @@ schema`, and only its `ssh_keys` (the pinned host key) is carried out.
 instance is a new host with a new address (as EC2 gives a new instance a new IP): it
 takes a spare. A host whose instance was deleted is reset (out of any swarm, its
 containers, services' tasks, networks and volumes removed, its authorized_keys
-emptied) before it serves another instance.
+emptied, unblocked) before it serves another instance.
+
+A private instance (no public address: a private subnet) is a host that this machine,
+the deployer, cannot reach: `lab/hosts.sh block K` drops every new connection from the
+root network namespace to it, while the other hosts on the bridge still reach it (the
+program's jump host). Its host is unblocked when it is freed.
 """
 
 from __future__ import annotations
@@ -58,9 +63,11 @@ class NamespaceBackend:
             )
         return free[0]
 
-    def launch(self, instance: str, k: int, user_data: str, public_key: str) -> Host:
+    def launch(self, instance: str, k: int, user_data: str, public_key: str, *, public: bool) -> Host:
         host = self.host(k)
         check_user_data(user_data, host)
+        # (a public one is unblocked too: a host a crashed run left blocked serves it)
+        hosts_sh("unblock" if public else "block", str(k))
         apply_ssh_keys(user_data, host)
         # EC2 (cloud-init) puts the key pair's public key in the login user's
         # ~/.ssh/authorized_keys: root's, in the host's own home (lab/hosts.sh).
@@ -81,7 +88,7 @@ class NamespaceBackend:
 
 def reset_host(host: Host) -> None:
     """Back to a fresh machine: out of the swarm, no containers/networks/volumes, no
-    authorized keys."""
+    authorized keys, reachable from this machine (unblocked)."""
     try:
         c = socket_client(host.k)  # (the client asks the daemon its API version at once)
     except docker.errors.DockerException:
@@ -100,6 +107,14 @@ def reset_host(host: Host) -> None:
         if c is not None:
             c.close()
     authorized_keys(host).unlink(missing_ok=True)
+    hosts_sh("unblock", str(host.k))  # reachable again: a spare serves public instances too
+
+
+def hosts_sh(*args: str) -> None:
+    """lab/hosts.sh ARGS; its message in the error when it fails."""
+    res = subprocess.run([str(HOSTS_SH), *args], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"lab/hosts.sh {' '.join(args)} failed: {(res.stderr or res.stdout).strip()[-800:]}")
 
 
 def authorized_keys(host: Host) -> Path:

@@ -56,6 +56,7 @@ def providers_for(backend: Backend, state: State) -> dict[str, Provider]:
     return {
         "aws:ec2/instance:Instance": aws.InstanceProvider(backend, state),
         "aws:ec2/keyPair:KeyPair": aws.KeyPairProvider(),
+        aws.LOAD_BALANCER: aws.LoadBalancerProvider(),
         "tls:index/privateKey:PrivateKey": aws.PrivateKeyProvider(),
         "command:remote:Command": CommandProvider(remote=True),
         "command:local:Command": CommandProvider(remote=False),

@@ -9,8 +9,14 @@
   ec2_instance.go` schema, as bridged by pulumi-aws 7.x: ami, availabilityZone,
   keyName, subnetId, privateIp, ...; userData only with userDataReplaceOnChange)
   replace it, other changes are in-place updates (recorded, nothing to do here).
+  Its public address is EC2's: `associatePublicIpAddress` when set (true or false),
+  else its subnet's `mapPublicIpOnLaunch` (the aws:ec2/subnet:Subnet of this stack
+  whose id is the instance's subnetId). publicIp is the host's address, or "" with
+  none (as EC2 / terraform-provider-aws give it); a host without one is private: the
+  backend keeps this machine from reaching it (the namespace lab blocks it).
 - tls:index/privateKey:PrivateKey -> a real key (pulumi-tls: every input ForceNew).
 - invokes: zones, AMI, instance type, answered with the lab's values.
+- aws:lb/loadBalancer:LoadBalancer -> refused: the lab has no load balancer.
 - everything else of AWS is recorded (base.Recorded).
 """
 
@@ -34,6 +40,8 @@ if TYPE_CHECKING:
 ZONES = ["lab-a", "lab-b", "lab-c"]
 INSTANCE = "aws:ec2/instance:Instance"
 KEY_PAIR = "aws:ec2/keyPair:KeyPair"
+SUBNET = "aws:ec2/subnet:Subnet"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 INSTANCE_FORCE_NEW = ("ami", "availabilityZone", "keyName", "subnetId", "privateIp", "tenancy", "hostId",
                       "placementGroup", "ebsBlockDevices", "ephemeralBlockDevices", "networkInterfaces",
                       "associatePublicIpAddress", "ipv6Addresses", "launchTemplate")  # fmt: skip
@@ -78,16 +86,33 @@ class InstanceProvider:
                 return str(unwrap(kp.outputs["publicKey"]))
         raise RuntimeError(f"InvalidKeyPair.NotFound: The key pair '{key_name}' does not exist")
 
+    def _public(self, ctx: Ctx, plain: dict[str, Any]) -> bool:
+        """Whether EC2 gives the instance a public address at launch."""
+        associate = plain.get("associatePublicIpAddress")
+        if associate is not None:
+            return bool(associate)
+        subnet_id = plain.get("subnetId")
+        for subnet in ctx.lookup(SUBNET):
+            if subnet.id == subnet_id:
+                return bool(unwrap(subnet.outputs.get("mapPublicIpOnLaunch")))  # (unset: false)
+        raise RuntimeError(
+            f"{ctx.name}: no aws:ec2/subnet:Subnet of this stack has the id {subnet_id!r} (the instance's "
+            "subnetId), and associatePublicIpAddress is not set: the lab cannot tell whether the instance "
+            "gets a public address (it models no default VPC or outside subnet)"
+        )
+
     def create(self, ctx: Ctx, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         plain = unwrap(inputs)
         public_key = self._public_key(ctx, plain["keyName"])
+        public = self._public(ctx, plain)
         with self.lock:  # only the choice of host is serial; launches run in parallel
             k = self.backend.allocate(self._taken())
             self.claimed.add(k)
-        host = self.backend.launch(ctx.name, k, plain["userData"], public_key)
+        host = self.backend.launch(ctx.name, k, plain["userData"], public_key, public=public)
         ctx.lab["host"] = k
-        ctx.log(f"instance {ctx.name} -> {host.name} ({host.ip}): launched with its user data and key")
-        outputs = {**inputs, "publicIp": host.ip, "privateIp": host.ip, "privateDns": host.name}
+        where = "public" if public else "private: not reachable from this machine"
+        ctx.log(f"instance {ctx.name} -> {host.name} ({host.ip}, {where}): launched with its user data and key")
+        outputs = {**inputs, "publicIp": host.ip if public else "", "privateIp": host.ip, "privateDns": host.name}
         return f"i-{pysecrets.token_hex(8)}", outputs
 
     def update(self, ctx: Ctx, old: Old, news: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +123,16 @@ class InstanceProvider:
         if k is not None:
             self.backend.terminate(old.name, k)
         ctx.log(f"instance {old.name} terminated")
+
+
+class LoadBalancerProvider(Recorded):
+    """The lab has no load balancer (no routing in front of the hosts to model it with)."""
+
+    def create(self, ctx: Ctx, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        raise RuntimeError(
+            f"{ctx.name}: the lab does not model load balancers (loadBalancer=true): prove it under mocks "
+            "(tests/program) and on AWS; run the lab with loadBalancer=false"
+        )
 
 
 class KeyPairProvider(Recorded):

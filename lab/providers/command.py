@@ -20,8 +20,20 @@ Dialling (`remote/connection.go` dialWithRetry, `retry.Until`): attempts until
 `dials > dialErrorLimit` (default 10: 11 attempts; -1 or less: unlimited), waiting
 0.1 s, then x1.5 each time, at most 5 s. EVERY dial error is retried the same way,
 a host key mismatch included ("ssh: handshake failed: ssh: host key mismatch").
-The error after the last: "after <try> failed attempts: <last error>".
+The error after the last: "after <try> failed attempts: <last error>". Status note
+per retry: "<stage> <dials>/<limit> failed: retrying" (limit -1 shows as "inf").
 perDialTimeout (default 15) bounds the TCP connect only; the handshake has no bound.
+The config (private key) is parsed before any dial: its errors are not retried.
+
+`proxy` (`Connection.Dial`, `remote/proxyConnection.go`; docs/upstream/command.md
+section 7): a jump host with its own user / privateKey / hostKey / port /
+dialErrorLimit / perDialTimeout (same defaults). Three retried stages, each failure
+"proxy: <err>": "Dial proxy" (ssh.Dial to the proxy: the PROXY's limit, its
+perDialTimeout bounds the TCP connect), "Dial from proxy" (a direct-tcpip channel to
+host:port, originator 0.0.0.0:0, no timeout: the TARGET's limit), "Dial" (the SSH
+handshake over that one channel, the target's hostKey, no timeout: the target's
+limit). A failed handshake closes the channel and a retry reuses it, so every retry
+after one fails with "ssh: handshake failed: EOF". Each hop's hostKey is pinned.
 """
 
 from __future__ import annotations
@@ -54,8 +66,8 @@ class CommandFailed(Exception):
 
 
 class DeadlineExceeded(CommandFailed):
-    def __init__(self) -> None:
-        super().__init__("context deadline exceeded")
+    def __init__(self, message: str = "context deadline exceeded") -> None:
+        super().__init__(message)
 
 
 @dataclass
@@ -92,8 +104,9 @@ def dial_with_retry(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     note: Callable[[str], None] = lambda msg: None,
+    msg: str = "Dial",
 ) -> Any:
-    """`dialWithRetry` over `retry.Until`."""
+    """`dialWithRetry(ctx, msg, maxAttempts, f)` over `retry.Until`."""
     try_ = 0
     delay = DEFAULT_DELAY
     while True:
@@ -103,8 +116,8 @@ def dial_with_retry(
             dials = try_ + 1
             if limit > -1 and dials > limit:
                 raise CommandFailed(f"after {try_} failed attempts: {exc}") from None
-            shown = str(limit) if limit > -1 else "unlimited"
-            note(f"Dial {dials}/{shown} failed: retrying")
+            shown = "inf" if limit == -1 else str(limit)  # InfoStatusf("%s %d/%s failed: retrying")
+            note(f"{msg} {dials}/{shown} failed: retrying")
             if deadline is not None and clock() + delay > deadline:
                 sleep(max(0.0, deadline - clock()))  # <-ctx.Done() during the wait
                 raise DeadlineExceeded() from None
@@ -133,26 +146,53 @@ def _load_key(text: str) -> paramiko.PKey:
     raise CommandFailed("ssh: no key found")
 
 
-def _dial_once(conn: dict[str, Any]) -> paramiko.SSHClient:
-    host = conn["host"]
-    port = int(conn.get("port") or 22)
-    given = conn.get("perDialTimeout")
-    per_dial = float(given if given is not None else PER_DIAL_DEFAULT)
-    key = _load_key(conn["privateKey"]) if conn.get("privateKey") else None
-    try:
-        sock = socket.create_connection((host, port), timeout=per_dial or None)  # TCP connect only
-    except OSError as exc:
-        raise OSError(f"dial tcp {host}:{port}: {exc.strerror or exc}") from None
-    sock.settimeout(None)
+@dataclass(frozen=True)
+class SshConfig:
+    """One hop's settings (`connectionBase.SSHConfig` plus host, port and limit), with
+    the Annotate / SDK defaults filled in: user root, port 22, dialErrorLimit 10,
+    perDialTimeout 15."""
+
+    host: str
+    port: int
+    user: str
+    key: paramiko.PKey | None
+    host_key: str | None
+    per_dial: float  # seconds, 0: no bound (net.DialTimeout)
+    limit: int  # dialErrorLimit
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"  # net.JoinHostPort (IPv4 / names)
+
+
+def ssh_config(conn: dict[str, Any]) -> SshConfig:
+    """SSHConfig for CONN (a connection or its proxy). A bad private key fails here,
+    before any dial, and is not retried."""
+    limit = conn.get("dialErrorLimit")
+    per_dial = conn.get("perDialTimeout")
+    return SshConfig(
+        host=conn["host"],
+        port=int(conn.get("port") or 22),
+        user=conn.get("user") or "root",
+        key=_load_key(conn["privateKey"]) if conn.get("privateKey") else None,
+        host_key=conn.get("hostKey"),
+        per_dial=float(per_dial if per_dial is not None else PER_DIAL_DEFAULT),
+        limit=DIAL_ERROR_DEFAULT if limit is None else int(limit),
+    )
+
+
+def _handshake(sock: Any, cfg: SshConfig) -> paramiko.SSHClient:
+    """ssh.NewClientConn over SOCK: version exchange, kex, the pinned host key, auth;
+    no deadline. On failure SOCK is closed (NewClientConn's `c.Close()`)."""
     client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(_FixedHostKey(conn.get("hostKey")))
+    client.set_missing_host_key_policy(_FixedHostKey(cfg.host_key))
     try:
         client.connect(
-            host,
-            port=port,
-            username=conn.get("user") or "root",
-            pkey=key,
-            allow_agent=key is None,
+            cfg.host,
+            port=cfg.port,
+            username=cfg.user,
+            pkey=cfg.key,
+            allow_agent=cfg.key is None,
             look_for_keys=False,
             sock=sock,
             banner_timeout=HANDSHAKE_UNBOUNDED,
@@ -160,8 +200,107 @@ def _dial_once(conn: dict[str, Any]) -> paramiko.SSHClient:
         )
     except Exception:
         client.close()
+        sock.close()
         raise
     return client
+
+
+def ssh_dial(cfg: SshConfig) -> paramiko.SSHClient:
+    """ssh.Dial("tcp", host:port, config): a TCP connect bounded by perDialTimeout, then
+    the handshake (unbounded)."""
+    try:
+        sock = socket.create_connection((cfg.host, cfg.port), timeout=cfg.per_dial or None)
+    except OSError as exc:
+        raise OSError(f"dial tcp {cfg.endpoint}: {exc.strerror or exc}") from None
+    sock.settimeout(None)
+    return _handshake(sock, cfg)
+
+
+# x/crypto ssh RejectionReason.String (ssh/channel.go), for OpenChannelError
+REJECTION = {1: "administratively prohibited", 2: "connect failed", 3: "unknown channel type", 4: "resource shortage"}
+
+
+def dial_from_proxy(proxy: paramiko.SSHClient, cfg: SshConfig) -> paramiko.Channel:
+    """proxyClient.Dial("tcp", endpoint): a direct-tcpip channel to the target, as
+    x/crypto opens it (originator 0.0.0.0 port 0, ssh/tcpip.go Client.Dial); no timeout.
+    A refusal reads "ssh: rejected: <reason> (<message>)" (OpenChannelError)."""
+    transport = proxy.get_transport()
+    if transport is None or not transport.is_active():
+        raise OSError("EOF")  # the proxy's connection is gone
+    try:
+        return transport.open_channel("direct-tcpip", (cfg.host, cfg.port), ("0.0.0.0", 0), timeout=HANDSHAKE_UNBOUNDED)
+    except paramiko.ChannelException as exc:
+        reason = REJECTION.get(exc.code, f"unknown reason {exc.code}")
+        raise OSError(f"ssh: rejected: {reason} ({exc.text})") from None
+
+
+def handshake_over(channel: Any, cfg: SshConfig) -> paramiko.SSHClient:
+    """ssh.NewClientConn(conn, endpoint, config) over the proxy's channel. A failed try
+    closed it, and dialWithRetry tries again on the same conn: the version line's
+    write then fails (x/crypto channel writePacket/window: io.EOF)."""
+    if getattr(channel, "closed", False):
+        raise paramiko.SSHException("ssh: handshake failed: EOF")
+    return _handshake(channel, cfg)
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What Connection.Dial does at each step (injectable for tests)."""
+
+    ssh_dial: Callable[[SshConfig], Any] = ssh_dial
+    dial_from_proxy: Callable[[Any, SshConfig], Any] = dial_from_proxy
+    handshake: Callable[[Any, SshConfig], Any] = handshake_over
+
+
+@dataclass
+class Dialled:
+    """The SSH client of the target, and of the proxy it goes through (if any)."""
+
+    client: Any
+    proxy: Any = None
+
+    def close(self) -> None:
+        # (upstream closes neither; the lab does not leak them)
+        for c in (self.client, self.proxy):
+            if c is not None:
+                c.close()
+
+
+def dial(
+    conn: dict[str, Any],
+    deadline: float | None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    note: Callable[[str], None] = lambda msg: None,
+    stages: Stages | None = None,
+) -> Dialled:
+    """`Connection.Dial`: direct, or through `proxy`."""
+    stages = stages or Stages()
+    cfg = ssh_config(conn)  # (not wrapped: the target's config comes first)
+
+    def retried(f: Callable[[], Any], limit: int, msg: str) -> Any:
+        return dial_with_retry(f, limit, deadline, clock=clock, sleep=sleep, note=note, msg=msg)
+
+    proxy_conn = conn.get("proxy")
+    if not proxy_conn:
+        return Dialled(retried(lambda: stages.ssh_dial(cfg), cfg.limit, "Dial"))
+    try:
+        pcfg = ssh_config(proxy_conn)
+    except CommandFailed as exc:
+        raise CommandFailed(f"proxy: {exc}") from None
+    proxy: Any = None
+    try:
+        # the PROXY's dialErrorLimit (and perDialTimeout, inside ssh_dial)
+        proxy = retried(lambda: stages.ssh_dial(pcfg), pcfg.limit, "Dial proxy")
+        # from here on the TARGET's dialErrorLimit; its perDialTimeout plays no part
+        channel = retried(lambda: stages.dial_from_proxy(proxy, cfg), cfg.limit, "Dial from proxy")
+        client = retried(lambda: stages.handshake(channel, cfg), cfg.limit, "Dial")  # one channel, every try
+    except CommandFailed as exc:
+        if proxy is not None:
+            proxy.close()
+        raise type(exc)(f"proxy: {exc}") from None  # fmt.Errorf("proxy: %w", err)
+    return Dialled(client, proxy)
 
 
 def _setenv(chan: paramiko.Channel, name: str, value: str) -> None:
@@ -194,11 +333,9 @@ def run_remote(
 ) -> Result:
     """Dial (with retries), run COMMAND, return its output (remote/commandOutputs.go run)."""
     conn = unwrap(conn)
-    limit = conn.get("dialErrorLimit")
-    limit = DIAL_ERROR_DEFAULT if limit is None else int(limit)
-    client = dial_with_retry(lambda: _dial_once(conn), limit, deadline, clock=clock, sleep=sleep, note=note)
+    dialled = dial(conn, deadline, clock=clock, sleep=sleep, note=note)
     try:
-        chan = client.get_transport().open_session()  # type: ignore[union-attr]
+        chan = dialled.client.get_transport().open_session()
         for name, value in (env or {}).items():
             _setenv(chan, name, value)
         chan.exec_command(command)
@@ -216,7 +353,7 @@ def run_remote(
             time.sleep(0.02)
         rc = chan.recv_exit_status()
     finally:
-        client.close()
+        dialled.close()
     stdout, stderr = out.getvalue().decode(errors="replace"), err.getvalue().decode(errors="replace")
     if rc != 0:
         raise CommandFailed(f"Process exited with status {rc}: running {command!r}:\n{stdout}{stderr}")

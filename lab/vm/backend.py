@@ -178,7 +178,12 @@ class VmBackend:
                 return k
         raise RuntimeError(f"the VM lab runs at most {MAX_VMS} VMs")
 
-    def launch(self, instance: str, k: int, user_data: str, public_key: str) -> Host:
+    def launch(self, instance: str, k: int, user_data: str, public_key: str, *, public: bool) -> Host:
+        if not public:
+            raise RuntimeError(
+                f"{instance} has no public address: the VM lab does not model private subnets: "
+                "use the namespace lab (make lab)"
+            )
         host = self.host(k)
         with self.lock:
             self.names[k] = instance

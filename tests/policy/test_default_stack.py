@@ -16,6 +16,7 @@ from tests.cloudmocks import CloudMocks
 from tests.policy.helpers import Collect, args_from, stack_args_from
 from tests.program.helpers import BASE, run
 
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 RESOURCE_POLICIES = [p for p in POLICIES if isinstance(p, ResourceValidationPolicy)]
 STACK_POLICIES = [p for p in POLICIES if isinstance(p, StackValidationPolicy)]
 
@@ -45,6 +46,16 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "3-managers-4-workers": {"managerCount": 3, "workerCount": 4},
     "no-host-key-pinning": {"pinHostKeys": False},
     "hardening-options": {"encryptedOverlay": True, "autolock": True},
+    # The front door (issue 15): every combination of the two options, and TLS.
+    "load-balancer": {"loadBalancer": True},
+    "private-workers": {"privateWorkers": True},
+    "both": {"loadBalancer": True, "privateWorkers": True},
+    "both-tls-nat-per-zone": {
+        "loadBalancer": True,
+        "privateWorkers": True,
+        "natGatewayPerZone": True,
+        "certificateArn": CERTIFICATE,
+    },
 }
 
 

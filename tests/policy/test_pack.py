@@ -68,6 +68,10 @@ def test_pack_serves_every_rule_with_its_level(analyzer: Any) -> None:
         "odd-manager-count": MANDATORY,
         "security-group-rule-description": ADVISORY,
         "instance-cluster-tags": ADVISORY,
+        "lb-internet-facing-has-security-group": MANDATORY,
+        "lb-tls-listener-tls12": MANDATORY,
+        "lb-target-group-health-check": MANDATORY,
+        "private-instance-ssh-from-groups-only": MANDATORY,
     }
     assert all(len(p.description) > 60 for p in info.policies)
 

@@ -47,7 +47,8 @@ def test_default_stack_counts(default: Run) -> None:
     assert names(default, CMD) == sorted(
         ["boot-ready-manager-1", "boot-ready-worker-1", "boot-ready-worker-2", "boot-init", "boot-token-worker",
          "boot-join-manager-1", "boot-join-worker-1", "boot-join-worker-2", "boot-member-manager-1",
-         "boot-member-worker-1", "boot-member-worker-2", "boot-forget-manager-1", "boot-forget-worker-1",
+         "boot-member-worker-1", "boot-member-worker-2", "boot-label-worker-1", "boot-label-worker-2",
+         "boot-forget-manager-1", "boot-forget-worker-1",
          "boot-forget-worker-2", "boot-drain-manager-1", "boot-token-rejoin", "boot-autolock", "boot-rotate-tokens",
          "app-image", "app-smoke", "boot-keys-manager-1", "boot-keys-worker-1", "boot-keys-worker-2"]
     )  # fmt: skip
@@ -117,7 +118,7 @@ def test_az_count_is_capped_by_the_region() -> None:
 
 
 def test_exact_ingress_rules(default: Run) -> None:
-    group = default.of_type("aws:ec2/securityGroup:SecurityGroup")[0]
+    group = default.named("fw-nodes")
     got = set()
     for rule in default.of_type(INGRESS):
         i = rule.inputs
@@ -172,7 +173,14 @@ SECRET_MARKERS = (FAKE_TOKEN, "SWMTKN-", FAKE_UNLOCK_KEY, "SWMKEY-", "PRIVATE KE
 
 
 @pytest.mark.parametrize(
-    "config", [{}, {"autolock": True, "managerCount": 3, "workerCount": 3}, {"pinHostKeys": False}]
+    "config",
+    [
+        {},
+        {"autolock": True, "managerCount": 3, "workerCount": 3},
+        {"pinHostKeys": False},
+        # The jump host's connection (proxy) carries the private key too.
+        {"autolock": True, "loadBalancer": True, "privateWorkers": True},
+    ],
 )
 def test_secrets_audit(config: dict) -> None:
     """Every registered input, every export and every log line: no token, unlock key
@@ -244,7 +252,7 @@ def test_encrypted_overlay(default: Run) -> None:
     assert net.inputs["options"] == {"encrypted": "true"} and net.inputs["driver"] == "overlay"
     assert "options" in net.ignore_changes
     esp = [x.inputs for x in enc.of_type(INGRESS) if x.inputs["ipProtocol"] == "50"]
-    group = enc.of_type("aws:ec2/securityGroup:SecurityGroup")[0]
+    group = enc.named("fw-nodes")
     assert len(esp) == 1 and esp[0]["referencedSecurityGroupId"] == f"{group.name}-id" and "fromPort" not in esp[0]
     assert not [x for x in plain.of_type(INGRESS) if x.inputs["ipProtocol"] == "50"]
 
