@@ -96,6 +96,20 @@ def bench_program() -> list[str]:
     return lines
 
 
+def bench_front_door() -> list[str]:
+    """The longest chain of dependent resources with the front-door options (issue 15:
+    at most 2 longer with both on than with both off). A count, not a time: one run each."""
+    from harness.graph import critical_path
+    from tests.program.helpers import run
+
+    options = {"off": {}, "loadBalancer": {"loadBalancer": True}, "privateWorkers": {"privateWorkers": True},
+               "both": {"loadBalancer": True, "privateWorkers": True}}  # fmt: skip
+    lengths = {name: len(critical_path(run(config).registrations)) for name, config in options.items()}
+    shown = ", ".join(f"{name} {n}" for name, n in lengths.items())
+    return [f"1-3. Critical path of the default stack by option (resources in the longest chain): {shown}; "
+            f"both on - both off = {lengths['both'] - lengths['off']}"]  # fmt: skip
+
+
 def sh(*args: str) -> float:
     t = time.perf_counter()
     subprocess.run(list(args), check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -188,7 +202,7 @@ def main() -> int:
     print(f"make bench: {platform.node()} {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"median (min-max) of {RUNS} runs")  # fmt: skip
     print(f"CPU reference (10M-iteration Python loop): {cpu_reference():.2f} s at the start", flush=True)
-    for section in (bench_program, bench_lab, bench_tests, vm_lab_runs):
+    for section in (bench_program, bench_front_door, bench_lab, bench_tests, vm_lab_runs):
         for line in section():
             print(line, flush=True)
     print(f"CPU reference: {cpu_reference():.2f} s at the end")

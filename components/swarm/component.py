@@ -9,6 +9,7 @@ every node is in.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -76,12 +77,13 @@ class Swarm(pulumi.ComponentResource):
             keys_text = pulumi.Output.from_input(args.authorized_keys).apply(
                 lambda ks: render("node-authorized-keys.sh", {"KEYS": "\n".join(" ".join(k.split()[:2]) for k in ks)})
             )
+            keys_digest = keys_text.apply(lambda t: hashlib.sha256(t.encode()).hexdigest())
             for n in args.nodes:
                 # Once per instance and key list (a new list replaces the step, which then
                 # reaches the node as the program now says).
                 sh.command(
                     f"{name}-keys-{n.short}", sh.connection(n), keys_text, [gates[n.name]],
-                    triggers=[n.instance_id, keys_text], ignore_changes=OWN_STEP_IGNORES,
+                    triggers=[n.instance_id, keys_digest], ignore_changes=OWN_STEP_IGNORES,
                 )  # fmt: skip
 
         boot = bootstrap.create_swarm(sh, name, first, gates[first.name], args.autolock)

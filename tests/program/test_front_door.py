@@ -197,3 +197,18 @@ def test_the_critical_path_grows_by_at_most_two_with_both_options() -> None:
     off = len(critical_path(run().registrations))
     on = len(critical_path(run({"loadBalancer": True, "privateWorkers": True}).registrations))
     assert on <= off + 2, (off, on)
+
+
+def test_every_stack_output_is_in_the_readme() -> None:
+    """The README's Outputs table names every output any option makes."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme[readme.index("### Outputs") : readme.index("### Cost of the default stack")]
+    documented = set(re.findall(r"^\| `(\w+)` \|", table, re.M))
+    made: set[str] = set()
+    for config in ({}, {"autolock": True, "loadBalancer": True, "privateWorkers": True}):
+        made |= set(run(config).exports)
+    assert made - documented == set(), made - documented
+    assert documented - made == set(), documented - made
