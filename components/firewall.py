@@ -224,31 +224,21 @@ class Firewall(pulumi.ComponentResource):
             )
             for key in wanted
         }
+
+        def fields(rule: Rule) -> dict[str, object]:
+            return {
+                "security_group_id": groups[rule.group].id,
+                "ip_protocol": rule.protocol,
+                "from_port": rule.port,
+                "to_port": rule.port,
+                "description": rule.description,
+                "referenced_security_group_id": groups[rule.source].id if rule.source else None,
+                "cidr_ipv4": rule.peer,  # IPv4 only, as the VPC (cidr_problems refuses IPv6)
+            }
+
         for rule in ingress:
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-{rule.name}",
-                security_group_id=groups[rule.group].id,
-                ip_protocol=rule.protocol,
-                from_port=rule.port,
-                to_port=rule.port,
-                description=rule.description,
-                referenced_security_group_id=groups[rule.source].id if rule.source else None,
-                cidr_ipv4=rule.peer,  # IPv4 only, as the VPC (cidr_problems refuses IPv6)
-                opts=child,
-            )
-        made = {}
-        for rule in egress:
-            made[rule.name] = aws.vpc.SecurityGroupEgressRule(
-                f"{name}-{rule.name}",
-                security_group_id=groups[rule.group].id,
-                ip_protocol=rule.protocol,
-                from_port=rule.port,
-                to_port=rule.port,
-                description=rule.description,
-                referenced_security_group_id=groups[rule.source].id if rule.source else None,
-                cidr_ipv4=rule.peer,
-                opts=child,
-            )
+            aws.vpc.SecurityGroupIngressRule(f"{name}-{rule.name}", **fields(rule), opts=child)  # type: ignore[arg-type]
+        made = {r.name: aws.vpc.SecurityGroupEgressRule(f"{name}-{r.name}", **fields(r), opts=child) for r in egress}  # type: ignore[arg-type]
         self.egress = made["egress"]
         self.group_ids = {key: g.id for key, g in groups.items()}
         self.register_outputs({"groupIds": self.group_ids})

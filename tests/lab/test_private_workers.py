@@ -12,8 +12,8 @@ import subprocess
 import pytest
 
 from lab import engine
-from lab.engine import events as engine_events
 from lab.backends.namespace import NET
+from lab.engine import events as engine_events
 from lab.summary import collect, socket_client
 from tests.lab.test_day_two import whole
 from tests.lab.test_lab import output_of, reset, state, up

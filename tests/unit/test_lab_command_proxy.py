@@ -28,22 +28,10 @@ from paramiko.common import (
 )
 
 from lab.providers import command as cp
+from tests.unit.test_lab_engine_command import FakeClock
 
 TARGET = {"host": "10.77.0.12", "hostKey": "ssh-ed25519 TARGETKEY"}
 PROXY = {"host": "10.77.0.11", "hostKey": "ssh-ed25519 PROXYKEY"}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, s: float) -> None:
-        self.sleeps.append(round(s, 4))
-        self.now += s
 
 
 class FakeStages:
