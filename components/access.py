@@ -79,7 +79,8 @@ def ssh_options(
     it: a ProxyCommand running `ssh -W` to the jump host with the same options (its own
     pinned key). Not ProxyJump: options given on the command line (and `-F none`) do not
     reach the ssh that ProxyJump starts (ssh_config(5), ProxyJump). ssh expands %-tokens
-    in ProxyCommand itself and knows only %h %p %r %n %% there, so the inner options'
+    in ProxyCommand itself, knows only %h %k %n %p %r %% there (OpenSSH 9.2
+    sshconnect.c expand_proxy_command) and stops at any other, so the inner options'
     tokens (%d, %H) are written %%.
     """
     opts = _direct_options(key_file, known_hosts_file, host_key)

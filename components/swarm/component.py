@@ -58,12 +58,17 @@ class Swarm(pulumi.ComponentResource):
         sh = NodeShell(args.user, args.private_key, args.ssh_opts_for, self, args.deleted_with, jump)
         self.manager = first
 
+        # A node behind the jump host is first reached with the deployer's ssh (a new
+        # connection per try), then gated as any other.
+        reached: dict[str, list[pulumi.Resource]] = {
+            n.name: [sh.reach(f"{name}-reach-{n.short}", n)] for n in args.nodes if n.private
+        }
         gates: dict[str, pulumi.Resource] = {
             n.name: sh.command(
                 f"{name}-ready-{n.short}",
                 sh.connection(n, dial_error_limit=GATE_DIAL_ERROR_LIMIT, per_dial_timeout=GATE_PER_DIAL_TIMEOUT),
                 render("node-ready.sh"),
-                [],
+                reached.get(n.name, []),
                 # A replaced instance is a new host: wait for it again.
                 triggers=[n.instance_id],
                 ignore_changes=OWN_STEP_IGNORES,

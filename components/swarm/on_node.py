@@ -25,6 +25,7 @@ from components.nodes import Node
 GATE_DIAL_ERROR_LIMIT = -1
 GATE_PER_DIAL_TIMEOUT = 10
 GATE_TIMEOUT = "20m"
+GATE_TIMEOUT_S = 20 * 60  # the same, for scripts that bound their own waiting
 # Every other command: the default dial limit (10 errors: 11 attempts, ~11 s of backoff)
 # and a deadline for create, update AND delete. pulumi-go-provider v1.3.0's cancel
 # middleware gives an operation a deadline only from the resource's customTimeouts
@@ -94,6 +95,35 @@ class NodeShell:
         login = pulumi.Output.concat(self.user, "@", self.jump.public_ip)
         return self.ssh_opts_for(node.host_key, (login, self.jump.host_key))
 
+    def _jump_login_and_opts(self, node: Node) -> tuple[pulumi.Output[str], pulumi.Output[list[str]]]:
+        """The jump host's user@address and ssh options, for NODE behind it; else empty."""
+        if not node.private or self.jump is None:
+            return pulumi.Output.from_input(""), pulumi.Output.from_input([])
+        return pulumi.Output.concat(self.user, "@", self.jump.public_ip), self.ssh_opts_for(self.jump.host_key)
+
+    def reach(self, resource_name: str, node: Node) -> local.Command:
+        """For a node behind the jump host: wait until the deployer's ssh logs in to it
+        through the jump, a new connection per try (scripts/local-reach-node.sh says why
+        pulumi-command's proxy cannot). Once per instance, like the gate it precedes."""
+        text = pulumi.Output.all(self.address(node), self.ssh_opts(node)).apply(
+            lambda v: render(
+                "local-reach-node.sh",
+                {"NODE": f"{self.user}@{v[0]}", "SSH_OPTS": "\n".join(v[1]), "TIMEOUT": GATE_TIMEOUT_S},
+            )
+        )
+        return local.Command(
+            resource_name,
+            create=text,
+            interpreter=["/bin/bash", "-c"],
+            triggers=[node.instance_id],
+            opts=pulumi.ResourceOptions(
+                parent=self.parent,
+                # A new jump host (manager-1 replaced) must not run it again.
+                ignore_changes=["create"],
+                custom_timeouts=pulumi.CustomTimeouts(create=GATE_TIMEOUT),
+            ),
+        )
+
     def address(self, node: Node) -> pulumi.Output[str]:
         """The address the deployer's ssh names NODE by (its private one behind the jump)."""
         return node.private_ip if node.private else node.public_ip
@@ -146,12 +176,14 @@ class NodeShell:
     ) -> local.Command:
         """A delete that runs SCRIPT on NODE through the deployer's ssh, skipped (with
         the reason) when the host is gone; it follows the node's instance."""
-        text = pulumi.Output.all(self.address(node), self.ssh_opts(node), script).apply(
+        jump_login, jump_opts = self._jump_login_and_opts(node)
+        text = pulumi.Output.all(self.address(node), self.ssh_opts(node), script, jump_login, jump_opts).apply(
             lambda v: render(
                 "local-on-node.sh",
-                {"NODE": f"{self.user}@{v[0]}", "SSH_OPTS": "\n".join(v[1]), "SCRIPT": v[2], "WHAT": what},
+                {"NODE": f"{self.user}@{v[0]}", "SSH_OPTS": "\n".join(v[1]), "SCRIPT": v[2], "WHAT": what,
+                 "JUMP": v[3], "JUMP_OPTS": "\n".join(v[4])},
             )
-        )
+        )  # fmt: skip
         return local.Command(
             resource_name,
             delete=text,

@@ -212,3 +212,16 @@ def test_every_stack_output_is_in_the_readme() -> None:
         made |= set(run(config).exports)
     assert made - documented == set(), made - documented
     assert documented - made == set(), documented - made
+
+
+def test_a_private_node_is_reached_with_new_connections_before_its_gate(both: Run) -> None:
+    """pulumi-command's proxy retries a failed handshake on a closed channel: the gate of a
+    node behind the jump host waits for the deployer's ssh to log in first (new
+    connections), once per instance."""
+    reach = both.named("boot-reach-worker-1")
+    assert reach.type == "command:local:Command" and reach.ignore_changes == ["create"]
+    assert "local-reach-node.sh" not in reach.inputs["create"] and "NODE=ubuntu@10." in unwrap(reach.inputs["create"])
+    assert "ProxyCommand=" in unwrap(reach.inputs["create"])
+    assert reach.urn in both.named("boot-ready-worker-1").dependencies
+    assert not [r for r in both.registrations if r.name == "boot-reach-manager-1"]
+    assert not [r for r in run().registrations if r.name.startswith("boot-reach-")]

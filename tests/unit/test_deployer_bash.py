@@ -173,3 +173,51 @@ def test_leave_passes_each_ssh_option_line_as_one_argument(tmp_path: Path) -> No
     r = subprocess.run(["/bin/bash", "-c", render("local-on-node.sh", params)], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "argv").read_text().split("\0")[:-1] == [*opts, "ubuntu@203.0.113.9", "bash", "-s"]
+
+
+def _fake_ssh(tmp_path: Path, body: str) -> dict[str, str]:
+    """An `ssh` on PATH running BODY (sh), with $FAKE_DIR for its notes."""
+    ssh = tmp_path / "ssh"
+    ssh.write_text("#!/bin/sh\n" + body)
+    ssh.chmod(0o755)
+    return {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "FAKE_DIR": str(tmp_path)}
+
+
+# Fails the first 2 calls (as a booting node behind the jump host refuses logins), then succeeds.
+FLAKY = 'n=$(cat "$FAKE_DIR/n" 2>/dev/null || echo 0); echo $((n + 1)) > "$FAKE_DIR/n"\n' \
+        '[ "$n" -ge 2 ] || { echo "Connection closed by UNKNOWN port 65535" >&2; exit 255; }\n'  # fmt: skip
+
+
+def test_reach_tries_new_connections_until_the_node_lets_it_in(tmp_path: Path) -> None:
+    env = _fake_ssh(tmp_path, FLAKY)
+    params = {"NODE": "ubuntu@10.0.128.5", "SSH_OPTS": "-F\nnone", "TIMEOUT": 30}
+    r = subprocess.run(["/bin/bash", "-c", render("local-reach-node.sh", params)], capture_output=True, text=True,
+                       env=env, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "n").read_text().strip() == "3" and "logged in through the jump host" in r.stderr
+
+
+def test_reach_fails_with_the_reason_when_the_node_never_lets_it_in(tmp_path: Path) -> None:
+    env = _fake_ssh(tmp_path, 'echo "Permission denied (publickey)." >&2; exit 255\n')
+    params = {"NODE": "ubuntu@10.0.128.5", "SSH_OPTS": "-F\nnone", "TIMEOUT": 2}
+    r = subprocess.run(["/bin/bash", "-c", render("local-reach-node.sh", params)], capture_output=True, text=True,
+                       env=env, timeout=60)  # fmt: skip
+    assert r.returncode == 1
+    assert "cannot log in to ubuntu@10.0.128.5 through the jump host after 2s: Permission denied" in r.stderr
+
+
+@pytest.mark.parametrize(("jump_answers", "rc", "says"), [
+    (True, 0, "skip: cannot reach ubuntu@10.0.128.5"),
+    (False, 1, "the jump host ubuntu@203.0.113.1 does not answer, so whether ubuntu@10.0.128.5 is gone cannot be told"),
+])  # fmt: skip
+def test_leave_through_a_jump_host_tells_a_gone_node_from_a_silent_jump(
+    tmp_path: Path, jump_answers: bool, rc: int, says: str
+) -> None:
+    """The node does not answer (ssh 255): skipped only if the jump host itself answers."""
+    jump = 'case "$*" in *ubuntu@203.0.113.1*) exit ' + ("0" if jump_answers else "255") + ";; esac\n"
+    env = _fake_ssh(tmp_path, jump + 'echo "ssh: connect to host 10.0.128.5 port 22: No route to host" >&2\nexit 255\n')
+    params = {"NODE": "ubuntu@10.0.128.5", "SSH_OPTS": "-o\nProxyCommand=x", "SCRIPT": "true", "WHAT": "leaving",
+              "JUMP": "ubuntu@203.0.113.1", "JUMP_OPTS": "-F\nnone"}  # fmt: skip
+    r = subprocess.run(["/bin/bash", "-c", render("local-on-node.sh", params)], capture_output=True, text=True,
+                       env=env, timeout=60)  # fmt: skip
+    assert r.returncode == rc and says in r.stderr, r.stderr

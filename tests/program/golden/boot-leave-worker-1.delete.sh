@@ -1,3 +1,5 @@
+JUMP=''
+JUMP_OPTS=''
 NODE=ubuntu@203.0.113.11
 SCRIPT='# <scripts/lib.sh>
 
