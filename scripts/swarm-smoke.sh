@@ -54,8 +54,9 @@ case "$MODE" in
     probe='set -e; n=0; for ip in $(nslookup "tasks.$0" 2>/dev/null | awk "/^Address/ && \$NF !~ /:/ && NR>2 {print \$NF}"); do
       timeout 5 wget -q -O /dev/null "http://$ip:$1/" || { echo "task $ip does not answer"; exit 1; }; n=$((n+1)); done
       [ "$n" -ge "$2" ] || { echo "only $n tasks found"; exit 1; }; echo "$n"'
-    check_tasks() { docker run --rm --network "$NETWORK" "$PROBE_IMAGE" sh -c "$probe" "$SERVICE" "$TARGET_PORT" "$REPLICAS" >/dev/null 2>&1; }
-    retry 60 check_tasks || fail "not every task of $SERVICE answers on port $TARGET_PORT"
+    probe_said=""
+    check_tasks() { probe_said=$(docker run --rm --network "$NETWORK" "$PROBE_IMAGE" sh -c "$probe" "$SERVICE" "$TARGET_PORT" "$REPLICAS" 2>&1); }
+    retry 60 check_tasks || fail "not every task of $SERVICE answers on port $TARGET_PORT: $(one_line "$probe_said" | cut -c1-400)"
     echo "ok: $REPLICAS/$REPLICAS running; every task answers on $TARGET_PORT; routing mesh NOT checked (MODE=tasks)"
     ;;
   *) fail "MODE must be mesh or tasks" ;;

@@ -559,6 +559,11 @@ class DockerProvider:
             if running == replicas:
                 return
             if time.monotonic() > deadline:
+                # The lab's own note (not the provider's error): where each task is stuck.
+                for t in tasks:
+                    st = t["Status"]
+                    ctx.log(f"task {t['ID'][:12]} on node {t.get('NodeID', '-')[:12]}: {st['State']} "
+                            f"{st.get('Message', '')} {st.get('Err', '')}".rstrip())  # fmt: skip
                 raise TimeoutError(f"did not converge: {running}/{replicas} running after {timeout:.0f}s")
             self.sleep(min_poll)
 
