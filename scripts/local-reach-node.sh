@@ -9,7 +9,7 @@
 # Parameters: NODE (user@address), SSH_OPTS (one ssh option per line), TIMEOUT (seconds).
 set -euo pipefail
 : "${NODE:?}" "${SSH_OPTS:?}" "${TIMEOUT:?}"
-# One array element per line of SSH_OPTS (bash 3.2: no mapfile).
+# One array element per line of SSH_OPTS, read line by line (macOS runs this with bash 3.2).
 opts=()
 while IFS= read -r opt; do
   opts+=("$opt")
