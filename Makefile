@@ -75,8 +75,10 @@ else
 	@echo "make deps: not root, so no apt installs; lab tests will be skipped"
 endif
 
+# Three pytest processes (.ci/suites.py): the VM lab in the background, beside the fast
+# suites and then the namespace lab; a table of their wall times at the end.
 test: venv deps
-	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+	$(PY) .ci/suites.py $(PYTEST_ARGS)
 
 # The fast suites on every core (pytest-xdist): the lab's tests cannot share their hosts,
 # so `make test` runs everything in one process.

@@ -3,9 +3,10 @@
 1. Program evaluation under mocks for (managers, workers) = (1, 2), (3, 27), (5, 95):
    resources registered, wall time, ms per resource, peak RSS (each run in a fresh process).
 2. Critical path: the longest dependency chain of the recorded graph, per size.
-3. Lab (root on Linux): nothing -> service healthy for 3 and 9 nodes; teardown.
-4. Test suite: wall time of the unit + program tests, and of the lab tests (BENCH_LAB_TESTS=1).
-5. The VM lab's recorded runs of the current recipe (phase times, memory), if any.
+3. Lab (root on Linux): `make lab` for 3 and 9 nodes, with the phases of each (bench/lab.py).
+4. Test suites: `make test-unit` and each fast suite alone; the lab suite's recorded runs.
+5. The VM lab's recorded runs of the current recipe: phase times, and inside the VMs
+   (boot, cloud-init stages and modules, apt), memory.
 
 Each figure is the median of several runs (BENCH_RUNS, default 3), with min and max.
 """
@@ -119,52 +120,39 @@ def sh(*args: str) -> float:
 def bench_lab() -> list[str]:
     if platform.system() != "Linux" or os.geteuid() != 0:
         return ["3. Lab: skipped (needs root on Linux)"]
-    hosts = str(ROOT / "lab" / "hosts.sh")
-    lines = ["3. Lab: nothing -> service healthy (hosts up + image + program), then teardown"]
-    lines.append(f"  {'nodes':>16} {'up s':>22} {'program s':>22} {'teardown s':>22}")
-    for managers, workers in [(1, 2), (3, 6)]:
-        n = managers + workers
-        ups, progs, downs = [], [], []
-        for _ in range(RUNS):
-            sh(hosts, "down")
-            t0 = time.perf_counter()
-            sh(hosts, "up", str(n))
-            sh(hosts, "image")
-            t1 = time.perf_counter()
-            sh(PY, "-m", "lab.engine", "up", "--set", f"managerCount={managers}", "--set", f"workerCount={workers}")
-            t2 = time.perf_counter()
-            ups.append(t2 - t0)
-            progs.append(t2 - t1)
-            downs.append(sh(hosts, "down"))
-        lines.append(f"  {n:>16} {stats(ups):>22} {stats(progs):>22} {stats(downs):>22}")
-    return lines
+    from bench.lab import bench_lab as run
+
+    return run(RUNS)
 
 
 def bench_tests() -> list[str]:
-    lines = ["4. Test suite wall time (pytest process included)"]
+    """The fast suites: what `make test-unit` runs (on every core), and each suite alone in
+    one process (its share); the lab suites' recorded runs."""
+    lines = ["4. Test suites, wall time (pytest process included), s"]
     for label, args in (
-        ("unit (tests/unit)", ["tests/unit"]),
-        ("unit+program+policy", ["tests/unit", "tests/program", "tests/policy"]),
-        # What `make test-unit` runs: the same, on every core (pytest-xdist).
-        ("make test-unit", ["-n", "auto", "tests/unit", "tests/program", "tests/policy"]),
+        ("make test-unit (-n auto)", ["-n", "auto", "tests/unit", "tests/program", "tests/policy"]),
+        ("  unit+program+policy, 1 process", ["tests/unit", "tests/program", "tests/policy"]),
+        ("    tests/unit", ["tests/unit"]),
+        ("    tests/program", ["tests/program"]),
+        ("    tests/policy", ["tests/policy"]),
+        ("  pytest start-up (collect only)", ["--collect-only", "tests/unit", "tests/program", "tests/policy"]),
     ):
         times = [sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args) for _ in range(RUNS)]
-        lines.append(f"  {label:>20} {stats(times):>22} s")
+        lines.append(f"  {label:>34} {stats(times):>22}")
     if os.environ.get("BENCH_LAB_TESTS") == "1" and platform.system() == "Linux" and os.geteuid() == 0:
         sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/lab")
     # The lab tests record their own wall time (tests/lab/conftest.py) on every green run
-    # of `make test`: ~4 minutes, so the bench reads them (BENCH_LAB_TESTS=1 runs one).
+    # of `make test`, so the bench reads them (BENCH_LAB_TESTS=1 runs one).
     f = Path("/var/cache/swarm-lab/tests.jsonl")
     recs = [json.loads(x) for x in f.read_text().splitlines() if x.strip()][-RUNS:] if f.exists() else []
     if recs:
         lab = [r["seconds"] for r in recs]
         lines.append(
-            f"  {'lab (namespace)':>20} {stats(lab):>22} s ({len(recs)} recorded green run(s) of "
-            f"{recs[-1]['tests']} tests on 6 hosts, last {recs[-1]['when']})"
+            f"  {'namespace lab suite':>34} {stats(lab):>22} ({len(recs)} recorded green run(s) of "
+            f"{recs[-1]['tests']} tests, last {recs[-1]['when']})"
         )
     else:
-        lines.append(f"  {'lab (namespace)':>20} {'-':>22}   (no green run recorded: `make test` as root)")
-    lines.append(f"  {'VM lab test':>20} {'see 5.':>22}   (~10 min: the VM lab run below plus its checks)")
+        lines.append(f"  {'namespace lab suite':>34} {'-':>22}   (no green run recorded: `make test` as root)")
     return lines
 
 
@@ -176,9 +164,10 @@ def vm_lab_runs() -> list[str]:
     f = CACHE / "runs.jsonl"
     recipe = recipe_hash()
     runs = [json.loads(x) for x in f.read_text().splitlines() if x.strip()] if f.exists() else []
+    others = other_recipes(runs, recipe)
     runs = [r for r in runs if r.get("ok") and r.get("recipe") == recipe][-RUNS:]
     if not runs:
-        return [f"5. VM lab: no successful run of this recipe ({recipe}) recorded: run `make vm-lab` (root)"]
+        return [f"5. VM lab: no successful run of this recipe ({recipe}) recorded: run `make vm-lab` (root)", *others]
     lines = [
         f"5. VM lab, 3 VMs (1 manager + 2 workers), nothing -> mesh verified: {len(runs)} recorded run(s) "
         f"of recipe {recipe}, {runs[0]['when']} .. {runs[-1]['when']}"
@@ -188,12 +177,59 @@ def vm_lab_runs() -> list[str]:
         if vals:
             lines.append(f"  {name:>22} {stats(vals):>22} s")
     lines.append(f"  {'total':>22} {stats([r['total_s'] for r in runs]):>22} s")
+    lines += others
     refs = [r["cpu_reference_s"] for r in runs if r.get("cpu_reference_s")]
     if refs:
         lines.append(f"  {'CPU reference then':>22} {stats(refs):>22} s (see the first line)")
+    lines += guest_breakdown(runs)
     peaks = [r["memory"]["peak_gib"] - r["memory"]["baseline_gib"] for r in runs if r.get("memory")]
     if peaks:
         lines.append(f"  {'host memory peak':>22} {stats(peaks):>22} GiB above the baseline")
+    return lines
+
+
+def other_recipes(runs: list[dict], current: str) -> list[str]:
+    """The last recipes (and host.sh knobs) measured before this one: what was tried."""
+    seen: dict[tuple[str, str], list[dict]] = {}
+    for r in runs:
+        if r.get("ok") and r.get("recipe") != current:
+            knobs = ", ".join(f"{k}={v}" for k, v in sorted((r.get("settings") or {}).items()) if v not in ("", 0))
+            seen.setdefault((r["recipe"], knobs), []).append(r)
+    lines = []
+    for (recipe, knobs), rs in list(seen.items())[-4:]:
+        cpu = [r["cpu_reference_s"] for r in rs if r.get("cpu_reference_s")]
+        lines.append(f"  {'earlier recipe':>22} {stats([r['total_s'] for r in rs]):>22} s total: {recipe}"
+                     f"{' (' + knobs + ')' if knobs else ''}, {len(rs)} run(s), last {rs[-1]['when']}"
+                     f"{f', CPU reference {statistics.median(cpu):.2f} s' if cpu else ''}")  # fmt: skip
+    return lines
+
+
+def guest_breakdown(runs: list[dict]) -> list[str]:
+    """Inside the VMs (lab/vm/guest_timings.py, asked after each run): every VM of every run."""
+    guests = [g for r in runs for g in (r.get("guests") or {}).values() if "error" not in g]
+    if not guests:
+        return ["  (no VM's own timings recorded in these runs: the recipe predates lab/vm/guest_timings.py)"]
+    lines = [f"  inside the VMs ({len(guests)} VM(s) of {len(runs)} run(s)), s:"]
+    rows: dict[str, list[float]] = {}
+    for g in guests:
+        for part, v in g["boot"]["parts"].items():
+            rows.setdefault(f"boot: {part}", []).append(v)
+        for stage, v in g["cloud_init"]["stages"].items():
+            rows.setdefault(f"cloud-init stage {stage}", []).append(v)
+        for module, v in g["cloud_init"]["slowest_modules"]:
+            rows.setdefault(f"cloud-init module {module}", []).append(v)
+        for k, v in g["apt"].items():
+            if isinstance(v, int | float):
+                rows.setdefault(f"apt: {k}", []).append(v)
+    for name, vals in rows.items():
+        lines.append(f"    {name:<52} {stats(vals):>22}")
+    last = guests[-1]
+    units = last["boot"]["slowest_units"]
+    if units:
+        lines.append("    slowest systemd units (last VM): " + ", ".join(f"{u} {s:.1f}" for u, s in units))
+    acts = last["apt"].get("slowest actions") or []
+    if acts:
+        lines.append("    slowest dpkg actions (last VM): " + ", ".join(f"{a} {s:.0f}" for a, s in acts))
     return lines
 
 

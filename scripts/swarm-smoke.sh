@@ -56,10 +56,18 @@ case "$MODE" in
       [ "$n" -ge "$2" ] || { echo "only $n tasks found"; exit 1; }; echo "$n"'
     probe_said=""
     check_tasks() { probe_said=$(docker run --rm --network "$NETWORK" "$PROBE_IMAGE" sh -c "$probe" "$SERVICE" "$TARGET_PORT" "$REPLICAS" 2>&1); }
-    # The whole TIMEOUT: tasks.NAME lists a task on another node only once the overlay's
-    # gossip (NetworkDB) has brought its record here, which lags after a node joins
-    # ("only 1 tasks found" with 2 running, seen in a rolling upgrade).
-    retry "$TIMEOUT" check_tasks || fail "not every task of $SERVICE answers on port $TARGET_PORT after ${TIMEOUT}s: $(one_line "$probe_said" | cut -c1-400)"
+    # Two waits, for two causes. Fewer tasks listed than replicas: tasks.NAME lists a task
+    # on another node only once the overlay's gossip (NetworkDB) has brought its record
+    # here, which lags after a node joins: waited for within TIMEOUT. A listed task that
+    # does not answer (or a probe that cannot run): 60 s, as a node of the mesh gets;
+    # waiting longer on the same answer would only delay the failure.
+    answered=no
+    listed() {
+      if check_tasks; then answered=yes; return 0; fi
+      case $probe_said in *"tasks found"*) return 1 ;; *) return 0 ;; esac
+    }
+    retry "$TIMEOUT" listed || fail "service $SERVICE: fewer than $REPLICAS tasks listed on $NETWORK after ${TIMEOUT}s: $(one_line "$probe_said" | cut -c1-400)"
+    [ "$answered" = yes ] || retry 60 check_tasks || fail "not every task of $SERVICE answers on port $TARGET_PORT: $(one_line "$probe_said" | cut -c1-400)"
     echo "ok: $REPLICAS/$REPLICAS running; every task answers on $TARGET_PORT; routing mesh NOT checked (MODE=tasks)"
     ;;
   *) fail "MODE must be mesh or tasks" ;;

@@ -16,7 +16,7 @@
 #                | status | down
 # Env:   VMLAB_STATE (default /tmp/swarm-vmlab-state), VMLAB_CACHE (default
 #        /var/cache/swarm-vmlab), VMLAB_MEM (MiB, default 1024), VMLAB_SMP (vCPUs, default 2),
-#        VMLAB_ACCEL (default tcg)
+#        VMLAB_ACCEL (default tcg), VMLAB_CPU (default qemu64), VMLAB_KERNEL_ARGS (default none)
 # Every process is stopped by its PID, never by name. Needs root.
 set -euo pipefail
 
@@ -25,6 +25,10 @@ CACHE=${VMLAB_CACHE:-/var/cache/swarm-vmlab}
 MEM=${VMLAB_MEM:-1024}
 SMP=${VMLAB_SMP:-2}
 ACCEL=${VMLAB_ACCEL:-tcg,thread=multi,tb-size=512}
+# The guest CPU model and extra kernel arguments: knobs for `make bench`'s comparisons
+# (lab/vm/vmlab.py records them with each run); qemu64 measured faster than max here.
+CPU=${VMLAB_CPU:-qemu64}
+KERNEL_ARGS=${VMLAB_KERNEL_ARGS:-}
 BR=swv-br0
 NET=10.78.0
 GW=$NET.1
@@ -247,10 +251,10 @@ vm_start() {
   ip tuntap add dev "$tap" mode tap
   ip link set "$tap" master $BR
   ip link set "$tap" up
-  qemu-system-x86_64 -name "swv-vm$k" -accel "$ACCEL" -cpu qemu64 -smp "$SMP" -m "$MEM" \
+  qemu-system-x86_64 -name "swv-vm$k" -accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m "$MEM" \
     -nodefaults -display none -no-user-config \
     -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 mitigations=off" \
+    -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 mitigations=off $KERNEL_ARGS" \
     -drive "file=$d/disk.qcow2,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
     -drive "file=$d/seed.iso,if=virtio,format=raw,readonly=on" \
     -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \

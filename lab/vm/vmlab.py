@@ -40,6 +40,7 @@ STACK = "vmlab"
 STACK_FILE = ROOT / f"Pulumi.{STACK}.yaml"
 CACHE = Path(os.environ.get("VMLAB_CACHE", "/var/cache/swarm-vmlab"))
 MESH_TRIES = 4
+KNOBS = ("VMLAB_ACCEL", "VMLAB_CPU", "VMLAB_KERNEL_ARGS", "VMLAB_SMP", "VMLAB_MEM")  # lab/vm/host.sh's
 
 
 def host_sh(*args: str, echo: bool = True) -> tuple[str, str]:
@@ -134,6 +135,7 @@ class Result:
     total: float = 0.0
     cpu_reference: float = 0.0  # this machine's speed before the run (bench.__main__.cpu_reference)
     error: str = ""
+    guests: dict[str, Any] = field(default_factory=dict)  # VM name -> lab/vm/guest_timings.py's report
 
 
 def engine_events(state_dir: Path, t_engine: float) -> list[tuple[float, str]]:
@@ -246,6 +248,7 @@ def up(echo: bool = True) -> Result:
     cfg = stack_config()
     backend = VmBackend(VM_STATE)
     t_engine = time.time()
+    t_done: float | None = None
     try:
         timed("host tools", lambda: host_sh("install", echo=echo), "apt: qemu, mmdebstrap, genisoimage, ...")
         _, err = timed("image", lambda: host_sh("image", echo=echo))
@@ -268,6 +271,8 @@ def up(echo: bool = True) -> Result:
         res.ok = bool(res.mesh) and all(not a.startswith("no answer") for ans in res.mesh.values() for a in ans)
         if not res.ok:
             res.error = "the routing mesh did not answer on every node"
+        t_done = time.time()
+        res.guests = guest_timings(res, cfg)  # after the clock stops: not part of the total
     except Exception as exc:
         res.error = f"{type(exc).__name__}: {exc}"
         if not res.vms and backend.launched:
@@ -277,7 +282,7 @@ def up(echo: bool = True) -> Result:
         mem.join()
         for w in backend.watches.values():
             w.stop.set()
-        res.total = time.time() - t_start
+        res.total = (t_done or time.time()) - t_start
         res.memory = {
             "baseline_gib": mem.baseline / 2**30,
             "peak_gib": mem.peak_used / 2**30,
@@ -308,6 +313,31 @@ def _inspect(res: Result, cfg: dict[str, Any]) -> None:
     except CommandFailed as exc:
         res.error = f"manager {mgr}: {exc}"
     res.mesh = mesh_check([v["ip"] for v in res.vms] or [vm_ip(k) for k in (1, 2, 3)], port)
+
+
+GUEST_TIMINGS = Path(__file__).resolve().parent / "guest_timings.py"
+
+
+def guest_timings(res: Result, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Each VM's own record of its boot, cloud-init and apt time (lab/vm/guest_timings.py),
+    asked of all VMs at once. A VM that cannot say is reported with the reason."""
+    user, key = str(cfg.get("sshUser", "debian")), (VM_STATE / "lab_ed25519").read_text()
+    found: dict[str, Any] = {}
+
+    def ask(vm: dict[str, Any]) -> None:
+        conn = {"host": vm["ip"], "user": user, "privateKey": key, "dialErrorLimit": 3, "perDialTimeout": 15}
+        try:
+            out = run_remote(conn, "python3 -", GUEST_TIMINGS.read_text(), None, time.monotonic() + 60).stdout
+            found[vm["name"]] = json.loads(out.strip().splitlines()[-1])
+        except Exception as exc:  # a measurement: its failure is reported, never fails the run
+            found[vm["name"]] = {"error": f"{type(exc).__name__}: {exc}"}
+
+    threads = [threading.Thread(target=ask, args=(vm,), daemon=True) for vm in res.vms]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    return found
 
 
 def _fmt(s: float | None) -> str:
@@ -364,6 +394,8 @@ def _record(res: Result) -> None:
     data = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "recipe": recipe_hash(),
+        # lab/vm/host.sh's knobs, as this run had them (the bench compares runs by them)
+        "settings": {k: os.environ.get(k, "") for k in KNOBS} | {"nice": os.nice(0)},
         "cpu_reference_s": round(res.cpu_reference, 2),
         "ok": res.ok,
         "error": res.error,
@@ -371,6 +403,7 @@ def _record(res: Result) -> None:
         "phases": [{"name": p.name, "seconds": round(p.seconds, 1), "note": p.note} for p in res.phases],
         "vms": res.vms,
         "memory": {k: round(v, 3) for k, v in res.memory.items()},
+        "guests": res.guests,
     }
     try:
         if VM_STATE.exists():

@@ -29,7 +29,7 @@ def _why_not() -> str | None:
     return None
 
 
-# `make bench` reports the lab tests' wall time from here (running them takes ~4 min).
+# `make bench` reports the lab tests' wall time from here.
 TIMES = Path("/var/cache/swarm-lab/tests.jsonl")
 
 
@@ -46,7 +46,8 @@ def _record(seconds: float, tests: int) -> None:
 @pytest.fixture(scope="package")
 def lab_hosts(request: pytest.FixtureRequest) -> Iterator[int]:
     """Skips with the reason where the lab cannot run; under CI=true that is a failure.
-    Package scope: the hosts are gone before the VM lab's test (tests/vmlab) starts."""
+    Package scope: started once for the lab tests, gone when they end. (The VM lab shares
+    nothing with these hosts: `make test` runs its test beside them, .ci/suites.py.)"""
     reason = _why_not()
     if reason is not None:
         if os.environ.get("CI") == "true":
@@ -70,3 +71,70 @@ def _real_deployer_home() -> Iterator[None]:
 
     with real_deployer_home():
         yield
+
+
+# A test marked `leaves_default_stack` that passes hands the default stack (Pulumi.lab.yaml's
+# config, 1 manager + 2 workers), whole, to the next test that asks for `default_stack`.
+_LEFT_WHOLE = pytest.StashKey[bool]()  # set by the test that just ended
+_HANDED_OVER = pytest.StashKey[bool]()  # what the running test was handed
+
+
+@pytest.fixture(autouse=True)
+def _handover(request: pytest.FixtureRequest) -> Iterator[None]:
+    session = request.session
+    session.stash[_HANDED_OVER] = session.stash.get(_LEFT_WHOLE, False)
+    session.stash[_LEFT_WHOLE] = False  # whatever this test does, until it passes
+    failed = session.testsfailed
+    yield
+    marked = request.node.get_closest_marker("leaves_default_stack") is not None
+    session.stash[_LEFT_WHOLE] = marked and session.testsfailed == failed
+
+
+def _default_stack_is_whole() -> str | None:
+    """Why the lab's stack is not the default one, whole, or None when it is: a finished
+    run, no config set on top, nothing pending, and its swarm as the hosts say (every node
+    of the state Ready and active, one leader, 2 of 2 replicas running, each answering)."""
+    from lab import engine
+    from lab.summary import collect
+
+    if not (engine.LAB_STATE / "stack.json").exists():
+        return "no stack"
+    st = engine.State(engine.LAB_STATE)
+    if st.config or st.pending_deletes or not st.exports:
+        return f"config {sorted(st.config)}, {len(st.pending_deletes)} pending delete(s), exports {bool(st.exports)}"
+    if sorted(st.hosts) != ["swarm-manager-1", "swarm-worker-1", "swarm-worker-2"]:
+        return f"instances {sorted(st.hosts)}"
+    try:
+        s = collect()
+    except Exception as exc:  # the manager does not answer: not whole
+        return f"the swarm does not answer: {exc}"
+    want = {f"swl-n{k}" for k in st.hosts.values()}
+    if {n["hostname"] for n in s.nodes} != want or not all(
+        n["state"] == "ready" and n["availability"] == "active" for n in s.nodes
+    ):
+        return f"nodes {s.nodes}"
+    if [n["manager"].lower() for n in s.nodes if n["role"] == "manager"] != ["leader"]:
+        return f"managers {s.nodes}"
+    if not (s.service.get("running") == s.service.get("desired") == 2) or not all(
+        t.get("answer", "").startswith(t["container"][:12]) for t in s.tasks
+    ):
+        return f"service {s.service}, tasks {s.tasks}"
+    return None
+
+
+@pytest.fixture
+def default_stack(request: pytest.FixtureRequest, lab_hosts: int) -> int:
+    """The default stack, up and whole, as `fresh` then `up()` would leave it. Handed over by
+    the test before when that one is marked `leaves_default_stack`, passed, and the stack
+    checks whole (_default_stack_is_whole); else built anew. Saves a cluster per test
+    (the lab's suite time: issue 16)."""
+    from tests.lab.test_lab import reset, up
+
+    if request.session.stash.get(_HANDED_OVER, False):
+        why_not = _default_stack_is_whole()
+        if why_not is None:
+            return lab_hosts
+        print(f"default_stack: handed over but not whole ({why_not}): built anew")
+    reset(lab_hosts)
+    up()
+    return lab_hosts

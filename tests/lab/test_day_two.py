@@ -77,11 +77,25 @@ def test_replacing_manager_1_of_three_keeps_the_swarm(fresh: int) -> None:
     assert instance_ops(out.run) == {("swarm-manager-1", "replace"), ("swarm-manager-1", "delete")}
 
 
-def test_replacing_the_only_manager_keeps_the_swarm(fresh: int) -> None:
+def test_replacing_the_only_node_is_refused(fresh: int) -> None:
+    """A 1-node swarm has no node to carry it over: the handover refuses, before the new
+    host could make a new, empty swarm; the old node keeps the swarm."""
+    up(workerCount=0)
+    before, old_host = cluster_id(), state().hosts["swarm-manager-1"]
+    with pytest.raises(Exception, match="refusing to replace the only node of the swarm"):
+        engine.up({}, replace=["swarm-manager-1"])
+    c = socket_client(old_host)
+    try:
+        assert c.info()["Swarm"]["Cluster"]["ID"] == before
+    finally:
+        c.close()
+
+
+@pytest.mark.leaves_default_stack
+def test_replacing_the_only_manager_keeps_the_swarm(default_stack: int) -> None:
     """1 manager + 2 workers, `--replace swarm-manager-1`: worker-1 is promoted while
     the old manager goes (the handover), the new host joins through it, and worker-1 is
     a worker again at the end: same cluster ID, 1 manager, none Down, service whole."""
-    up()
     before = cluster_id()
     out = engine.up({}, replace=["swarm-manager-1"])
     assert cluster_id() == before == out.exports["swarmId"]
@@ -92,10 +106,9 @@ def test_replacing_the_only_manager_keeps_the_swarm(fresh: int) -> None:
     assert "promoted" in said and "demoted this node" in said and "joined the swarm" in said
 
 
-def test_manager_count_1_3_1_replaces_no_other_node(fresh: int) -> None:
+def test_manager_count_1_3_1_replaces_no_other_node(default_stack: int) -> None:
     """Raising and lowering managerCount adds and removes managers and touches no other
     instance; the two managers go one after the other (manager-3 first)."""
-    up()
     ids = {n: state().by_name(n)[0].id for n in ("swarm-manager-1", "swarm-worker-1", "swarm-worker-2")}
     first = cluster_id()
     grow = up(managerCount=3)
@@ -113,24 +126,9 @@ def test_manager_count_1_3_1_replaces_no_other_node(fresh: int) -> None:
     assert m3 < m2, lines
 
 
-def test_replacing_the_only_node_is_refused(fresh: int) -> None:
-    """A 1-node swarm has no node to carry it over: the handover refuses, before the new
-    host could make a new, empty swarm; the old node keeps the swarm."""
-    up(workerCount=0)
-    before, old_host = cluster_id(), state().hosts["swarm-manager-1"]
-    with pytest.raises(Exception, match="refusing to replace the only node of the swarm"):
-        engine.up({}, replace=["swarm-manager-1"])
-    c = socket_client(old_host)
-    try:
-        assert c.info()["Swarm"]["Cluster"]["ID"] == before
-    finally:
-        c.close()
-
-
-def test_destroy_works_when_manager_1_is_already_gone(fresh: int) -> None:
+def test_destroy_works_when_manager_1_is_already_gone(default_stack: int) -> None:
     """Its sshd and dockerd stopped (the host unreachable, as a terminated instance): the
     destroy runs no swarm step (deleted with the VPC) and removes everything."""
-    up()
     k = state().hosts["swarm-manager-1"]
     for daemon in ("sshd", "dockerd"):
         subprocess.run([str(engine.ROOT / "lab" / "hosts.sh"), "kill-daemon", str(k), daemon], check=True)
@@ -179,13 +177,13 @@ class Prober:
             self.stop.wait(0.5)
 
 
-def test_rolling_upgrade_of_the_default_stack_keeps_the_service_answering(fresh: int) -> None:
+@pytest.mark.leaves_default_stack
+def test_rolling_upgrade_of_the_default_stack_keeps_the_service_answering(default_stack: int) -> None:
     """`make roll`'s script (ops/roll.py) with the lab's engine: every node of the default
     1 + 2 stack replaced, one at a time; at every probe at least replicas - 1 = 1 task
     answers; afterwards every node is a new host and the swarm is the same one."""
-    up()
     first, hosts_before = cluster_id(), dict(state().hosts)
-    prober = Prober(fresh)
+    prober = Prober(default_stack)
     thread = threading.Thread(target=prober.run, daemon=True)
     thread.start()
     try:

@@ -69,6 +69,7 @@ def fresh(lab_hosts: int) -> int:
     return lab_hosts
 
 
+@pytest.mark.leaves_default_stack
 def test_fresh_cluster_runs_the_service(fresh: int) -> None:
     out = up()
     s = collect()
@@ -91,8 +92,8 @@ def test_fresh_cluster_runs_the_service(fresh: int) -> None:
     assert out.exports["swarmId"] and re.fullmatch(r"[a-z0-9]{25}", out.exports["swarmId"])
 
 
-def test_second_run_changes_nothing_and_scripts_skip(fresh: int) -> None:
-    up()
+@pytest.mark.leaves_default_stack
+def test_second_run_changes_nothing_and_scripts_skip(default_stack: int) -> None:
     ids, service = node_ids(), collect().service
     again = up()
     assert set(again.stats) == {"same"} and again.deleted == [], again.stats  # no step but "same"
@@ -105,25 +106,8 @@ def test_second_run_changes_nothing_and_scripts_skip(fresh: int) -> None:
     assert tail.count("already labelled") == 3
 
 
-def test_scale_down_drains_and_removes_the_node(fresh: int) -> None:
-    up()
-    k = state().hosts["swarm-worker-2"]
-    before = {n["hostname"] for n in collect().nodes}
-    assert f"swl-n{k}" in before
-    out = up(workerCount=1)
-    assert "boot-member-worker-2" in out.deleted and "swarm-worker-2" in out.deleted
-    s = collect()
-    assert f"swl-n{k}" not in {n["hostname"] for n in s.nodes}
-    assert len(s.nodes) == 2 and s.service["running"] == 2  # tasks moved, nothing lost
-    tail = output_of(out.run)
-    # In this order: drained on the manager, left on the node, removed on the manager.
-    steps = [tail.index(m) for m in ("drained node", "left the swarm", "removed node")]
-    assert steps == sorted(steps)
-    assert swarm_state(k) == "inactive"  # the node itself left
-
-
-def test_bootstrap_tokens_are_rotated_and_never_in_plain_text(fresh: int) -> None:
-    up()
+@pytest.mark.leaves_default_stack
+def test_bootstrap_tokens_are_rotated_and_never_in_plain_text(default_stack: int) -> None:
     st = state()
     urn = next(u for u, r in st.resources.items() if r.name == "boot-token-worker")
     old_token = engine.unwrap(st.outputs_of(urn)["stdout"]).strip()
@@ -143,6 +127,22 @@ def test_bootstrap_tokens_are_rotated_and_never_in_plain_text(fresh: int) -> Non
             assert marker not in text, (marker, path)
 
 
+def test_scale_down_drains_and_removes_the_node(default_stack: int) -> None:
+    k = state().hosts["swarm-worker-2"]
+    before = {n["hostname"] for n in collect().nodes}
+    assert f"swl-n{k}" in before
+    out = up(workerCount=1)
+    assert "boot-member-worker-2" in out.deleted and "swarm-worker-2" in out.deleted
+    s = collect()
+    assert f"swl-n{k}" not in {n["hostname"] for n in s.nodes}
+    assert len(s.nodes) == 2 and s.service["running"] == 2  # tasks moved, nothing lost
+    tail = output_of(out.run)
+    # In this order: drained on the manager, left on the node, removed on the manager.
+    steps = [tail.index(m) for m in ("drained node", "left the swarm", "removed node")]
+    assert steps == sorted(steps)
+    assert swarm_state(k) == "inactive"  # the node itself left
+
+
 def test_three_managers_keep_quorum(fresh: int) -> None:
     up(managerCount=3, workerCount=2)
     s = collect()
@@ -152,8 +152,7 @@ def test_three_managers_keep_quorum(fresh: int) -> None:
     assert s.service["running"] == 2
 
 
-def test_a_node_whose_docker_died_joins_on_the_next_run(fresh: int) -> None:
-    up()
+def test_a_node_whose_docker_died_joins_on_the_next_run(default_stack: int) -> None:
     ids = node_ids()
     new_k = min(h.k for h in engine.discover_hosts(engine.LAB_STATE) if h.k not in state().hosts.values())
     subprocess.run([HOSTS_SH, "kill-daemon", str(new_k), "dockerd"], check=True)
@@ -170,6 +169,7 @@ def test_a_node_whose_docker_died_joins_on_the_next_run(fresh: int) -> None:
     assert s.service["running"] == 2 and out.exports["smokeTest"].startswith("ok:")
 
 
+@pytest.mark.leaves_default_stack
 def test_readiness_gate_waits_for_sshd(fresh: int) -> None:
     """sshd is down when the run starts and comes back 5 s later: the gate's dial retries carry it."""
     k = 2
@@ -187,7 +187,7 @@ def test_readiness_gate_waits_for_sshd(fresh: int) -> None:
     json.dumps(out.exports)
 
 
-def test_a_wrong_host_key_is_refused(fresh: int) -> None:
+def test_a_wrong_host_key_is_refused(default_stack: int) -> None:
     """Host keys are pinned (pinHostKeys, the default): another key on the same address
     fails the deployer's own ssh client, and pulumi-command's dial: retried as any dial
     error (pulumi-command 1.2.1 connection.go), then "after 10 failed attempts"."""

@@ -664,3 +664,44 @@ def test_autolock_is_set_only_when_it_differs(host: Host, have: str, want: str, 
     assert r.returncode == 0, r.stderr
     assert ("swarm update --autolock=true" in host.log("docker.argv")) is set_
     assert "SWMKEY" not in r.stdout + r.stderr
+
+
+TASKS_SMOKE = {"SERVICE": "app", "REPLICAS": 2, "PUBLISHED_PORT": 80, "TARGET_PORT": 5000,
+               "NODE_ADDRS": "10.0.0.5", "MODE": "tasks", "NETWORK": "app-net", "PROBE_IMAGE": "busybox:1.36",
+               "TIMEOUT": 300}  # fmt: skip
+
+
+def _probes(host: Host) -> int:
+    return sum(line.startswith("run --rm --network app-net") for line in host.log("docker.argv").splitlines())
+
+
+def _tasks_smoke(host: Host, *said: str) -> subprocess.CompletedProcess[str]:
+    _cluster(host, ("n1", "10.0.0.5"))
+    host.set("running", "Running 5 seconds ago\nRunning 3 seconds ago")
+    host.set("probe-said", "\n".join(said))
+    return host.run("swarm-smoke.sh", TASKS_SMOKE)
+
+
+def test_tasks_smoke_waits_the_whole_timeout_for_a_task_not_yet_listed(host: Host) -> None:
+    # Gossip lag: the second task's record arrives after a while (15 probes here, more
+    # than the 60 s a non-answering task gets).
+    r = _tasks_smoke(host, *["1 only 1 tasks found"] * 15, "0 2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ok: 2/2 running; every task answers on 5000")
+    assert _probes(host) == 16
+
+
+def test_tasks_smoke_gives_a_task_that_does_not_answer_60_seconds(host: Host) -> None:
+    # Listed but silent (no ESP for an encrypted overlay, say): fails after the 60 s
+    # budget, not after TIMEOUT; retry's pauses 1+2+4+8+8+... make 60 s ~11 probes.
+    r = _tasks_smoke(host, "1 task 10.0.1.7 does not answer")
+    assert r.returncode == 1
+    assert "not every task of app answers on port 5000: task 10.0.1.7 does not answer" in r.stderr
+    assert 5 <= _probes(host) <= 14, _probes(host)
+
+
+def test_tasks_smoke_fails_when_tasks_stay_unlisted_for_the_whole_timeout(host: Host) -> None:
+    r = _tasks_smoke(host, "1 only 1 tasks found")
+    assert r.returncode == 1
+    assert "fewer than 2 tasks listed on app-net after 300s: only 1 tasks found" in r.stderr
+    assert _probes(host) > 30, _probes(host)

@@ -1,0 +1,77 @@
+"""`make test`: every test, in three pytest processes, with the wall time of each.
+
+    VM lab         tests/vmlab, started first, in the background (niced): minutes of QEMU
+                   whose guests mostly wait for their emulated CPUs
+    fast           tests/unit, tests/program, tests/policy
+    namespace lab  tests/lab, after the fast ones (its hosts are this machine's namespaces)
+
+The two labs share nothing (own bridges, subnets, registries, state directories, stacks:
+lab/hosts.sh and lab/vm/host.sh), so they run side by side; the namespace lab keeps the
+CPU first (the VM lab runs at nice 10), because its checks are the timing-sensitive ones
+(probes with a 1 s timeout during a rolling upgrade).
+
+Prints the VM lab's output when it ends, then a table of the suites' wall times, and
+appends "suite<TAB>seconds<TAB>result" lines to $CI_TIMINGS when set (.ci/run prints
+them at its end). Exit status: 1 when any suite failed.
+
+Usage: python .ci/suites.py [PYTEST_ARG...]   (passed to every suite)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VM_LAB_NICE = 10
+FAST = ["tests/unit", "tests/program", "tests/policy"]
+
+
+def pytest(paths: list[str], extra: list[str]) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", *extra, *paths]
+
+
+def outcome(rc: int) -> str:
+    # pytest's 5: no test selected (PYTEST_ARGS='-k ...' that matches none of this suite)
+    return {0: "passed", 5: "no test selected"}.get(rc, f"FAILED (pytest exit {rc})")
+
+
+def main(extra: list[str]) -> int:
+    times: list[tuple[str, float, str]] = []
+    t_all = time.monotonic()
+    with tempfile.NamedTemporaryFile("w+", prefix="vmlab-", suffix=".log") as vm_log:
+        t_vm = time.monotonic()
+        vm = subprocess.Popen(
+            ["nice", "-n", str(VM_LAB_NICE), *pytest(["tests/vmlab"], extra)],
+            cwd=ROOT, stdout=vm_log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        print(f"suites: VM lab started in the background (pid {vm.pid}, nice {VM_LAB_NICE})", flush=True)
+        for name, paths in (("fast (unit, program, policy)", FAST), ("namespace lab", ["tests/lab"])):
+            print(f"suites: {name}", flush=True)
+            t = time.monotonic()
+            rc = subprocess.run(pytest(paths, extra), cwd=ROOT).returncode
+            times.append((name, time.monotonic() - t, outcome(rc)))
+        print("suites: waiting for the VM lab", flush=True)
+        rc = vm.wait()
+        times.append(("VM lab (beside the others)", time.monotonic() - t_vm, outcome(rc)))
+        vm_log.seek(0)
+        print("suites: the VM lab's output:")
+        print(vm_log.read(), end="", flush=True)
+    times.append(("all tests", time.monotonic() - t_all, ""))
+    print("suites: wall time of each")
+    for name, seconds, result in times:
+        print(f"  {name:<30} {seconds:7.1f} s  {result}")
+    out = os.environ.get("CI_TIMINGS")
+    if out:
+        with open(out, "a") as f:
+            for name, seconds, result in times:
+                f.write(f"{name}\t{seconds:.1f}\t{result}\n")
+    return 1 if any(r.startswith("FAILED") for _, _, r in times) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,41 @@
+"""The bench's breakdowns are computed from recorded facts; here on made-up records."""
+
+from __future__ import annotations
+
+from bench.lab import breakdown, kind_of
+from lab.vm import guest_timings
+
+
+def _step(t: float, name: str, phase: str, seconds: float = 0.0, type_: str = "command:remote:Command") -> dict:
+    return {"kind": "step", "t": t, "wall": 1000.0 + t, "name": name, "phase": phase, "type": type_,
+            "seconds": seconds}  # fmt: skip
+
+
+def test_kinds_follow_the_programs_resource_names() -> None:
+    assert kind_of("swarm-worker-3", "aws:ec2/instance:Instance") == "instances"
+    assert kind_of("boot-reach-worker-1", "command:local:Command") == "readiness gates"
+    assert kind_of("boot-join-worker-8", "command:remote:Command") == "joins"
+    assert kind_of("boot-label-manager-1", "command:remote:Command") == "labels"
+    assert kind_of("app-endpoint-smoke", "command:local:Command") == "smoke test"
+    assert kind_of("fw-ssh", "aws:ec2/securityGroup:SecurityGroup") == "other"
+
+
+def test_breakdown_splits_make_lab_into_before_program_and_after() -> None:
+    recs = [
+        {"kind": "phase", "t": 0.0, "wall": 1000.0, "phase": "start"},
+        _step(1.0, "boot-join-worker-1", "start"),
+        _step(2.0, "boot-join-worker-2", "start"),
+        _step(3.5, "boot-join-worker-1", "done", 2.5),
+        _step(4.0, "boot-join-worker-2", "done", 2.0),
+        {"kind": "phase", "t": 9.0, "wall": 1009.0, "phase": "done"},
+    ]
+    b = breakdown(recs, t0=990.0, t_end=1011.0)
+    assert (b["total"], b["before program"], b["program"], b["after program"]) == (21.0, 10.0, 9.0, 2.0)
+    assert b["kinds"]["joins"] == {"from": 1.0, "to": 4.0, "slowest": 2.5}
+    assert b["joined"] == {"worker-1": 3.5, "worker-2": 4.0}
+
+
+def test_guest_timings_reads_systemd_durations() -> None:
+    assert guest_timings.seconds("1min 2.5s") == 62.5
+    assert guest_timings.seconds("812ms") == 0.81
+    assert guest_timings.seconds("3.1s") == 3.1
