@@ -57,10 +57,12 @@ case "$MODE" in
     probe_said=""
     check_tasks() { probe_said=$(docker run --rm --network "$NETWORK" "$PROBE_IMAGE" sh -c "$probe" "$SERVICE" "$TARGET_PORT" "$REPLICAS" 2>&1); }
     # Two waits, for two causes. Fewer tasks listed than replicas: tasks.NAME lists a task
-    # on another node only once the overlay's gossip (NetworkDB) has brought its record
-    # here, which lags after a node joins: waited for within TIMEOUT. A listed task that
-    # does not answer (or a probe that cannot run): 60 s, as a node of the mesh gets;
-    # waiting longer on the same answer would only delay the failure.
+    # on another node only once the overlay's NetworkDB has brought its record here, by
+    # gossip or by the bulk sync every memberlist PushPullInterval, 30 s (moby
+    # docker-v29.7.2-150: daemon/libnetwork/networkdb/cluster.go bulkSyncTables; vendored
+    # hashicorp/memberlist config.go DefaultLANConfig): waited for within TIMEOUT. A listed
+    # task that does not answer (or a probe that cannot run): 60 s, as a node of the mesh
+    # gets; waiting longer on the same answer would only delay the failure.
     answered=no
     listed() {
       if check_tasks; then answered=yes; return 0; fi
