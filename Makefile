@@ -75,8 +75,8 @@ else
 	@echo "make deps: not root, so no apt installs; lab tests will be skipped"
 endif
 
-# Three pytest processes (.ci/suites.py): the VM lab in the background (niced), beside the
-# namespace lab and then the fast suites; a table of their wall times at the end.
+# Three pytest processes (.ci/suites.py): the namespace lab, the fast suites, the VM lab;
+# a table of their wall times at the end. VM_LAB_BESIDE=1: the VM lab beside the others.
 test: venv deps
 	$(PY) .ci/suites.py $(PYTEST_ARGS)
 
