@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,9 @@ from harness.run import PROGRAM, RecordingMonitor, Run, run_program
 from tests.cloudmocks import CloudMocks
 
 BASE = {"aws:region": "eu-west-1", "sshAllowedCidrs": ["198.51.100.7/32"]}
+
+
+_RUNS: dict[str, Run] = {}  # one program run per distinct argument set, for the session
 
 
 def run(
@@ -19,7 +24,14 @@ def run(
     program: Path = PROGRAM,
     **kw: Any,
 ) -> Run:
-    mocks = CloudMocks(zones=zones, **kw)
-    mon = RecordingMonitor(mocks)
-    mocks.monitor = mon
-    return run_program(mocks, {**BASE, **(config or {})}, monitor=mon, preview=preview, program=program)
+    """The program's run with CONFIG (on top of BASE). A run depends only on its
+    arguments (the mocks are made here), so each distinct set runs once per session and
+    every caller gets a copy of its own to read or change."""
+    full = {**BASE, **(config or {})}
+    key = json.dumps([full, zones, preview, str(program), kw], sort_keys=True)
+    if key not in _RUNS:
+        mocks = CloudMocks(zones=zones, **kw)
+        mon = RecordingMonitor(mocks)
+        mocks.monitor = mon
+        _RUNS[key] = run_program(mocks, full, monitor=mon, preview=preview, program=program)
+    return copy.deepcopy(_RUNS[key])

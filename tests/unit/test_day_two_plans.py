@@ -8,6 +8,7 @@ private one: here the model's instance update does, as AWS's stop-modify-start d
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -87,9 +88,19 @@ class _NoHosts:
         self.state_dir = state_dir
 
 
+@pytest.fixture(scope="module")
+def _base_cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default stack's state after its first `up`, planned once for the module."""
+    base = tmp_path_factory.mktemp("base-cluster")
+    plan(base)
+    return base
+
+
 @pytest.fixture
-def cluster(tmp_path: Path) -> Path:
-    plan(tmp_path)
+def cluster(_base_cluster: Path, tmp_path: Path) -> Path:
+    """A copy of the base state of its own for each test (the state holds no path of its
+    directory), so that one test's plan never sees another's."""
+    shutil.copytree(_base_cluster, tmp_path, dirs_exist_ok=True)
     return tmp_path
 
 

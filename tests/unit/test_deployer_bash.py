@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from components.commands import SCRIPTS_DIR, render
 
 ROOT = Path(__file__).resolve().parents[2]
+FAKEBIN = Path(__file__).resolve().parent / "fakebin"
 DEPLOYER_TARGETS = ["venv", "policy-venv", "lock", "up", "preview", "destroy"]
 
 # (what, pattern, bash version that added it)
@@ -180,6 +182,8 @@ def _fake_ssh(tmp_path: Path, body: str) -> dict[str, str]:
     ssh = tmp_path / "ssh"
     ssh.write_text("#!/bin/sh\n" + body)
     ssh.chmod(0o755)
+    # retry's pauses pass at once (it counts the time slept against its budget too)
+    shutil.copy(FAKEBIN / "sleep", tmp_path / "sleep")
     return {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "FAKE_DIR": str(tmp_path)}
 
 
