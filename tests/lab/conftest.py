@@ -82,7 +82,8 @@ _HANDED_OVER = pytest.StashKey[bool]()  # what the running test was handed
 @pytest.fixture(autouse=True)
 def _handover(request: pytest.FixtureRequest) -> Iterator[None]:
     session = request.session
-    session.stash[_HANDED_OVER] = session.stash.get(_LEFT_WHOLE, False)
+    restarted = _restart_self_evicted_dockerds()  # then what was handed over is not known whole
+    session.stash[_HANDED_OVER] = session.stash.get(_LEFT_WHOLE, False) and not restarted
     session.stash[_LEFT_WHOLE] = False  # whatever this test does, until it passes
     failed = session.testsfailed
     yield
@@ -138,3 +139,39 @@ def default_stack(request: pytest.FixtureRequest, lab_hosts: int) -> int:
     reset(lab_hosts)
     up()
     return lab_hosts
+
+
+def _restart_self_evicted_dockerds() -> bool:
+    """Before each test: a host whose dockerd's overlay gossip evicted its own node (lab/gossip.py)
+    would fail every later test that puts a task there, as its dockerd lives for the whole
+    suite; so that dockerd is restarted (SIGTERM, which leaves the gossip cleanly, then
+    started), and said so. The test that was running when it happened has already
+    reported its own result. True when one was restarted."""
+    from lab import engine, gossip
+
+    restarted = False
+    for k in range(1, LAB_HOSTS + 1):
+        line = gossip.self_evicted(gossip.dockerd_log(engine.LAB_STATE, k))
+        if line is None:
+            continue
+        print(f"lab: swl-n{k}'s dockerd evicted its own node from the overlay's gossip ({line}): restarting it")
+        subprocess.run([str(HOSTS_SH), "kill-daemon", str(k), "dockerd"], check=True)
+        subprocess.run([str(HOSTS_SH), "start-daemon", str(k), "dockerd"], check=True)
+        restarted = True
+    return restarted
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed lab test's report ends with each host's newest lines about the overlay's
+    gossip (healthscore, incarnations, memberlist), the first thing to read when a task
+    goes missing from the overlay."""
+    report = yield
+    if report.failed and call.when in ("setup", "call"):
+        from lab import engine, gossip
+
+        lines = [f"swl-n{k}: {ln}" for k in range(1, LAB_HOSTS + 1)
+                 for ln in gossip.gossip_lines(gossip.dockerd_log(engine.LAB_STATE, k))]  # fmt: skip
+        if lines:
+            report.sections.append(("the hosts' overlay gossip (newest lines)", "\n".join(lines)))
+    return report
