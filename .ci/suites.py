@@ -7,10 +7,10 @@
 By default the VM lab starts first, in the background at nice 19 and in the idle I/O
 class, beside the other two (the two labs on the machine's two cores: CI within ~20
 minutes instead of ~29 one after another). VM_LAB_BESIDE=0 runs the three one after
-another. A run beside once lost a task in the namespace lab's swarm, on a host whose
-dockerd's overlay gossip had evicted its own node; the lab tests now restart such a
-dockerd before the next test and print each host's gossip lines in a failed test's
-report (tests/lab/conftest.py, lab/gossip.py).
+another. A run beside once lost a task in the namespace lab's swarm, with a host whose
+dockerd's overlay gossip had evicted its own node (moby/moby#53688); the lab tests now
+restart a dockerd whose gossip evicted a live node before the next test, and print each
+host's gossip lines in a failed test's report (tests/lab/conftest.py, lab/gossip.py).
 
 The two labs share nothing (own bridges, subnets, registries, state directories, stacks:
 lab/hosts.sh and lab/vm/host.sh), so they can run side by side; beside, the namespace lab
@@ -36,7 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VM_LAB_NICE = 19
 FOREGROUND = [  # (name, pytest arguments)
-    ("namespace lab", ["tests/lab"]),  # one process: its tests share the lab's hosts
+    # one process: its tests share the lab's hosts; its slowest tests' times at the end
+    ("namespace lab", ["--durations=12", "tests/lab"]),
     ("fast (unit, program, policy)", ["-n", "auto", "tests/unit", "tests/program", "tests/policy"]),
 ]
 

@@ -1,19 +1,23 @@
-"""Is a lab host's dockerd still part of its overlay networks' gossip? Read from its log.
+"""Does each lab host's dockerd still see every live node in its overlay gossip? Read
+from the hosts' dockerd logs.
 
-A dockerd's NetworkDB (the overlay's gossip, over hashicorp/memberlist) can evict its
-own node: when it hears of a node at its own address under another memberlist name (its
-previous incarnation, still believed alive by a peer after a restart or a leave whose
-message was lost), `purgeReincarnation` moves every node at that address to the left
-nodes, itself included; from then on `rejoinClusterBootstrap` logs "unable to find local
-node info" every 60 s and does nothing, and nothing in dockerd brings the entry back
-until a new NetworkDB is made (a dockerd restart, or a swarm leave and join). Tasks on
-that host then never get the overlay's records. Read in moby/moby docker-v29.7.2-150
-(b985e2313a): daemon/libnetwork/networkdb/event_delegate.go NotifyJoin ->
-nodemgmt.go purgeReincarnation (logs "is the new incarnation of the active node") and
-cluster.go rejoinClusterBootstrap; the lab's dockerd (Debian's 20.10.24) has the same
-messages. Fixed upstream after that version (moby/moby#53688).
+A dockerd's NetworkDB (the overlay's gossip, over hashicorp/memberlist) draws a new node
+ID each time it starts (each swarm join, each dockerd start). When it hears of a node
+at an address it already knows under another ID, `purgeReincarnation` moves the one it
+knew to the left nodes, even one still active: if the news is gossip about a departed
+incarnation that arrives after its successor, the live node is the one evicted (itself,
+too). Nothing brings it back (handleNodeEvent ignores a node not in the active list, and
+memberlist does not announce again a node it believes alive): that dockerd stops
+resolving the evicted node's tasks on the overlay, and an evicted self logs
+"rejoinClusterBootstrap unable to find local node info" every 60 s, until it makes a new
+NetworkDB. Read in moby/moby docker-v29.7.2-150 (b985e2313a):
+daemon/libnetwork/networkdb/event_delegate.go NotifyJoin -> nodemgmt.go
+purgeReincarnation ("is the new incarnation of the active node"), delegate.go
+handleNodeEvent, cluster.go rejoinClusterBootstrap. Fixed after that version by
+moby/moby#53688 (the active list is left alone); the lab's dockerd, Debian's 20.10.24,
+logs the same messages.
 
-This module only reads: the lab's tests decide what to do (tests/lab/conftest.py).
+This module only reads; the lab's tests decide what to do (tests/lab/conftest.py).
 """
 
 from __future__ import annotations
@@ -23,24 +27,36 @@ from pathlib import Path
 
 _STARTED = 'msg="Starting up"'  # dockerd's first line (cmd/dockerd)
 _NODE_ID = re.compile(r"New memberlist node - Node:\S+ will use memberlist nodeID:([0-9a-f]+)")
+_EVICTED = re.compile(r"is the new incarnation of the active node ([0-9a-f]+)/")
 
 
-def self_evicted(log: str) -> str | None:
-    """The log line saying that this dockerd's current NetworkDB evicted its own node, or
-    None. Only the lines since dockerd last started, after its newest NetworkDB began
-    (each swarm join makes a new one, with a new node ID), count."""
+def current(log: str) -> tuple[str, str] | None:
+    """(node ID, the log since) of this dockerd's newest NetworkDB, or None when it has
+    made none since it last started."""
     since_start = log[log.rfind(_STARTED) :] if _STARTED in log else log
     ids = list(_NODE_ID.finditer(since_start))
     if not ids:
-        return None  # no NetworkDB since this dockerd started: nothing to tell
-    me = ids[-1].group(1)
-    tail = since_start[ids[-1].end() :]
-    for line in tail.splitlines():
-        if f"is the new incarnation of the active node {me}/" in line or (
-            "rejoinClusterBootstrap unable to find local node info" in line and f"ID:{me}" in line
-        ):
-            return line.strip()
-    return None
+        return None
+    return ids[-1].group(1), since_start[ids[-1].end() :]
+
+
+def evicted_live(logs: dict[int, str]) -> dict[int, str]:
+    """Host -> the line of its log saying that its current NetworkDB evicted a node that
+    is live now: the current node ID of a host (its own included), or its own node
+    missing. A host whose dockerd evicted only an old incarnation (a node that came back
+    with a new ID: the normal case) is not in the answer."""
+    now = {k: c for k, c in ((k, current(log)) for k, log in logs.items()) if c is not None}
+    live_ids = {node_id for node_id, _ in now.values()}
+    found: dict[int, str] = {}
+    for k, (me, tail) in now.items():
+        for line in tail.splitlines():
+            m = _EVICTED.search(line)
+            if (m and m.group(1) in live_ids) or (
+                "rejoinClusterBootstrap unable to find local node info" in line and f"ID:{me}" in line
+            ):
+                found[k] = line.strip()
+                break
+    return found
 
 
 def gossip_lines(log: str, last: int = 5) -> list[str]:

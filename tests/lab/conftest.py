@@ -82,7 +82,7 @@ _HANDED_OVER = pytest.StashKey[bool]()  # what the running test was handed
 @pytest.fixture(autouse=True)
 def _handover(request: pytest.FixtureRequest) -> Iterator[None]:
     session = request.session
-    restarted = _restart_self_evicted_dockerds()  # then what was handed over is not known whole
+    restarted = _restart_confused_dockerds()  # then what was handed over is not known whole
     session.stash[_HANDED_OVER] = session.stash.get(_LEFT_WHOLE, False) and not restarted
     session.stash[_LEFT_WHOLE] = False  # whatever this test does, until it passes
     failed = session.testsfailed
@@ -141,24 +141,21 @@ def default_stack(request: pytest.FixtureRequest, lab_hosts: int) -> int:
     return lab_hosts
 
 
-def _restart_self_evicted_dockerds() -> bool:
-    """Before each test: a host whose dockerd's overlay gossip evicted its own node (lab/gossip.py)
-    would fail every later test that puts a task there, as its dockerd lives for the whole
-    suite; so that dockerd is restarted (SIGTERM, which leaves the gossip cleanly, then
-    started), and said so. The test that was running when it happened has already
-    reported its own result. True when one was restarted."""
+def _restart_confused_dockerds() -> bool:
+    """Before each test: a host whose dockerd's overlay gossip evicted a live node (itself or
+    another; lab/gossip.py) would fail every later test that needs that node's tasks on
+    the overlay, as the lab's dockerds live for the whole suite; so that dockerd is
+    restarted (SIGTERM, which leaves the gossip cleanly, then started; its new NetworkDB
+    learns every node afresh), and said so. The test that was running when it happened
+    has reported its own result already. True when one was restarted."""
     from lab import engine, gossip
 
-    restarted = False
-    for k in range(1, LAB_HOSTS + 1):
-        line = gossip.self_evicted(gossip.dockerd_log(engine.LAB_STATE, k))
-        if line is None:
-            continue
-        print(f"lab: swl-n{k}'s dockerd evicted its own node from the overlay's gossip ({line}): restarting it")
+    found = gossip.evicted_live({k: gossip.dockerd_log(engine.LAB_STATE, k) for k in range(1, LAB_HOSTS + 1)})
+    for k, line in sorted(found.items()):
+        print(f"lab: swl-n{k}'s dockerd evicted a live node from the overlay's gossip ({line}): restarting it")
         subprocess.run([str(HOSTS_SH), "kill-daemon", str(k), "dockerd"], check=True)
         subprocess.run([str(HOSTS_SH), "start-daemon", str(k), "dockerd"], check=True)
-        restarted = True
-    return restarted
+    return bool(found)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,38 +1,49 @@
-"""lab/gossip.py: telling a dockerd whose overlay gossip evicted its own node from its log."""
+"""lab/gossip.py: telling, from the hosts' dockerd logs, a dockerd whose overlay gossip
+evicted a live node (moby's purgeReincarnation) from one that saw a node come back."""
 
 from __future__ import annotations
 
 from lab import gossip
 
 START = 'time="t0" level=info msg="Starting up"\n'
+N3_OLD, N3, N1 = "0c70a5359bda", "d246970d7519", "7e2eedb9cdea"
 
 
 def joined(node_id: str) -> str:
-    return (f'time="t1" level=info msg="New memberlist node - Node:swl-n3 will use memberlist nodeID:{node_id} '
+    return (f'time="t1" level=info msg="New memberlist node - Node:swl-n1 will use memberlist nodeID:{node_id} '
             'with config:&{}"\n')  # fmt: skip
 
 
-EVICTED_ME = ('time="t2" level=info msg="Node 0c70a5359bda/10.77.0.13, is the new incarnation of the active node '
-              'd246970d7519/10.77.0.13"\n')  # fmt: skip
-WEDGED = 'time="t3" level=warning msg="rejoinClusterBootstrap unable to find local node info using ID:d246970d7519"\n'
-# What a peer logs when another node comes back with a new ID: normal, not about itself.
-PEER_PURGE = ('time="t2" level=info msg="Node d246970d7519/10.77.0.13, is the new incarnation of the active node '
-              '0c70a5359bda/10.77.0.13"\n')  # fmt: skip
+def purged(new: str, active: str) -> str:
+    return (f'time="t2" level=info msg="Node {new}/10.77.0.13, is the new incarnation of the active node '
+            f'{active}/10.77.0.13"\n')  # fmt: skip
 
 
-def test_its_own_eviction_is_found() -> None:
-    assert "new incarnation of the active node d246970d7519" in (
-        gossip.self_evicted(START + joined("d246970d7519") + EVICTED_ME) or ""
-    )
-    assert "unable to find local node info" in (gossip.self_evicted(START + joined("d246970d7519") + WEDGED) or "")
+WEDGED = f'time="t3" level=warning msg="rejoinClusterBootstrap unable to find local node info using ID:{N3}"\n'
 
 
-def test_a_peers_purge_is_not_its_own() -> None:
-    assert gossip.self_evicted(START + joined("7e2eedb9cdea") + PEER_PURGE) is None
+def test_a_node_that_came_back_with_a_new_id_is_not_an_eviction() -> None:
+    """swl-n3's dockerd restarted (new ID N3); swl-n1 retires the old one: normal."""
+    logs = {1: START + joined(N1) + purged(N3, N3_OLD), 3: START + joined(N3)}
+    assert gossip.evicted_live(logs) == {}
 
 
-def test_only_its_newest_gossip_counts() -> None:
-    """A swarm leave and join makes a new NetworkDB (a new ID); a restart begins anew."""
-    assert gossip.self_evicted(START + joined("d246970d7519") + WEDGED + joined("aaaaaaaaaaaa")) is None
-    assert gossip.self_evicted(START + joined("d246970d7519") + WEDGED + START) is None
-    assert gossip.self_evicted("") is None
+def test_evicting_a_live_node_is_found_on_the_host_that_did_it() -> None:
+    """Gossip of the departed N3_OLD reached swl-n1 after N3: it evicted the live N3."""
+    logs = {1: START + joined(N1) + purged(N3_OLD, N3), 3: START + joined(N3)}
+    assert list(gossip.evicted_live(logs)) == [1]
+    assert f"active node {N3}/" in gossip.evicted_live(logs)[1]
+
+
+def test_its_own_node_missing_is_found() -> None:
+    logs = {1: START + joined(N1), 3: START + joined(N3) + WEDGED}
+    assert list(gossip.evicted_live(logs)) == [3]
+
+
+def test_only_the_newest_gossip_since_the_last_start_counts() -> None:
+    """A swarm leave and join makes a new NetworkDB (a new ID); a dockerd start begins anew."""
+    logs = {1: START + joined(N1), 3: START + joined(N3) + WEDGED + joined("aaaaaaaaaaaa")}
+    assert gossip.evicted_live(logs) == {}
+    logs = {1: START + joined(N1) + purged(N3_OLD, N3) + START, 3: START + joined(N3)}
+    assert gossip.evicted_live(logs) == {}
+    assert gossip.evicted_live({1: "", 2: START}) == {}
