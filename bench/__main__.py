@@ -167,8 +167,8 @@ def vm_lab_runs() -> list[str]:
     others = other_recipes(runs, recipe)
     mine = [r for r in runs if r.get("ok") and r.get("recipe") == recipe]
     # `make test` runs the VM lab niced, beside the namespace lab: reported apart.
-    beside = [r for r in mine if (r.get("settings") or {}).get("nice", 0) != 0][-RUNS:]
-    runs = [r for r in mine if (r.get("settings") or {}).get("nice", 0) == 0][-RUNS:]
+    beside = [r for r in mine if (r.get("settings") or {}).get("nice", 0) != 0 and not knobs_of(r)][-RUNS:]
+    runs = [r for r in mine if (r.get("settings") or {}).get("nice", 0) == 0 and not knobs_of(r)][-RUNS:]
     if beside:
         total = stats([r["total_s"] for r in beside])
         others.append(f"  {'beside the lab tests':>22} {total:>22} s total: {len(beside)} run(s) of this recipe "
@@ -195,17 +195,26 @@ def vm_lab_runs() -> list[str]:
     return lines
 
 
+def knobs_of(run: dict) -> str:
+    """The host.sh knobs a run set away from their defaults ("" for none; nice apart)."""
+    given = sorted((run.get("settings") or {}).items())
+    return ", ".join(f"{k}={v}" for k, v in given if k != "nice" and v not in ("", 0))
+
+
 def other_recipes(runs: list[dict], current: str) -> list[str]:
-    """The last recipes (and host.sh knobs) measured before this one: what was tried."""
+    """The last recipes measured before this one, and this one's runs with other host.sh
+    knobs (on their own): what was tried."""
     seen: dict[tuple[str, str], list[dict]] = {}
     for r in runs:
-        if r.get("ok") and r.get("recipe") != current:
-            knobs = ", ".join(f"{k}={v}" for k, v in sorted((r.get("settings") or {}).items()) if v not in ("", 0))
+        nice = (r.get("settings") or {}).get("nice", 0)
+        if r.get("ok") and (r.get("recipe") != current or (knobs_of(r) and nice == 0)):
+            knobs = ", ".join(x for x in (knobs_of(r), f"nice={nice}" if nice else "") if x)
             seen.setdefault((r["recipe"], knobs), []).append(r)
     lines = []
     for (recipe, knobs), rs in list(seen.items())[-4:]:
         cpu = [r["cpu_reference_s"] for r in rs if r.get("cpu_reference_s")]
-        lines.append(f"  {'earlier recipe':>22} {stats([r['total_s'] for r in rs]):>22} s total: {recipe}"
+        label = "this recipe, knobs" if recipe == current else "earlier recipe"
+        lines.append(f"  {label:>22} {stats([r['total_s'] for r in rs]):>22} s total: {recipe}"
                      f"{' (' + knobs + ')' if knobs else ''}, {len(rs)} run(s), last {rs[-1]['when']}"
                      f"{f', CPU reference {statistics.median(cpu):.2f} s' if cpu else ''}")  # fmt: skip
     return lines

@@ -39,3 +39,16 @@ def test_guest_timings_reads_systemd_durations() -> None:
     assert guest_timings.seconds("1min 2.5s") == 62.5
     assert guest_timings.seconds("812ms") == 0.81
     assert guest_timings.seconds("3.1s") == 3.1
+
+
+def test_runs_with_other_vm_knobs_are_listed_apart() -> None:
+    """A run of the current recipe with a host.sh knob set (VMLAB_SMP=1) is not one of its
+    own runs: the bench lists it as a variant, with its knobs."""
+    from bench.__main__ import knobs_of, other_recipes
+
+    plain = {"ok": True, "recipe": "r1", "total_s": 541.3, "when": "t1", "settings": {"VMLAB_SMP": "", "nice": 0}}
+    smp1 = {"ok": True, "recipe": "r1", "total_s": 540.5, "when": "t2", "settings": {"VMLAB_SMP": "1", "nice": 0}}
+    beside = {"ok": True, "recipe": "r1", "total_s": 838.1, "when": "t3", "settings": {"VMLAB_SMP": "", "nice": 19}}
+    assert (knobs_of(plain), knobs_of(smp1), knobs_of(beside)) == ("", "VMLAB_SMP=1", "")
+    (line,) = other_recipes([plain, smp1, beside], "r1")
+    assert "this recipe, knobs" in line and "VMLAB_SMP=1" in line and "540.5" in line
