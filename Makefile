@@ -76,8 +76,7 @@ else
 endif
 
 # Three pytest processes (.ci/suites.py): the namespace lab, the fast suites, the VM lab;
-# a table of their wall times at the end. The VM lab runs beside the others (niced);
-# VM_LAB_BESIDE=0: one after another.
+# a table of their wall times at the end. VM_LAB_BESIDE=1: the VM lab beside the others.
 test: venv deps
 	$(PY) .ci/suites.py $(PYTEST_ARGS)
 
