@@ -7,12 +7,13 @@
 VM_LAB_BESIDE=1 starts the VM lab first, in the background at nice 19 and in the idle I/O
 class, beside the other two (CI in 1127-1272 s instead of ~1760 s one after another). Not
 the default: 3 of 5 such runs passed. In the two that failed, the namespace lab's tasks
-stuck in "starting"/"Created" on a host whose dockerd's overlay control plane broke under
-the contention: once its gossip evicted its own node (moby/moby#53688; the lab tests now
-restart such a dockerd before the next test, lab/gossip.py), once its new swarm's agent
-could not start ("error in agentInit: failed to create memberlist: ... Failed to start TCP
-listener": the previous swarm's gossip still held its port after `swarm leave --force`).
-A failed lab test's report ends with each host's gossip lines.
+stuck in "starting"/"Created" on a host whose dockerd's overlay gossip broke under the
+contention: the log of one said its NetworkDB missed its own node; in the other, a new
+swarm's agent could not start ("error in agentInit: failed to create memberlist: ...
+Failed to start TCP listener": the previous swarm's gossip still held its port after
+`swarm leave --force`, and never closed). The lab tests now restart a dockerd in either
+state before the next test, and a failed lab test's report ends with each host's gossip
+lines (tests/lab/conftest.py, lab/gossip.py); not yet proven through a run beside.
 
 The two labs share nothing (own bridges, subnets, registries, state directories, stacks:
 lab/hosts.sh and lab/vm/host.sh), so they can run side by side; beside, the namespace lab

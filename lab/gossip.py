@@ -17,6 +17,14 @@ handleNodeEvent, cluster.go rejoinClusterBootstrap. Fixed after that version by
 moby/moby#53688 (the active list is left alone); the lab's dockerd, Debian's 20.10.24,
 logs the same messages.
 
+A second way to lose the overlay, seen in the lab under CPU contention: a swarm leave
+followed at once by a new swarm's join. agentClose (daemon/libnetwork/agent.go, same
+version) drops the agent before it closes the old NetworkDB, so the new agent's
+agentSetup can run while the old gossip still holds its port: "error in agentInit:
+failed to create memberlist: ... Failed to start TCP listener". In the lab the old
+NetworkDB then never closed (its "unable to find local node info" lines, with its old ID,
+went on every minute), and the host's tasks stayed in "starting".
+
 This module only reads; the lab's tests decide what to do (tests/lab/conftest.py).
 """
 
@@ -28,6 +36,7 @@ from pathlib import Path
 _STARTED = 'msg="Starting up"'  # dockerd's first line (cmd/dockerd)
 _NODE_ID = re.compile(r"New memberlist node - Node:\S+ will use memberlist nodeID:([0-9a-f]+)")
 _EVICTED = re.compile(r"is the new incarnation of the active node ([0-9a-f]+)/")
+_AGENT_INIT_FAILED = "error in agentinit"  # "error in agentInit" (20.10), "Error in agentInit" (29.x)
 
 
 def current(log: str) -> tuple[str, str] | None:
@@ -40,20 +49,28 @@ def current(log: str) -> tuple[str, str] | None:
     return ids[-1].group(1), since_start[ids[-1].end() :]
 
 
-def evicted_live(logs: dict[int, str]) -> dict[int, str]:
-    """Host -> the line of its log saying that its current NetworkDB evicted a node that
-    is live now: the current node ID of a host (its own included), or its own node
-    missing. A host whose dockerd evicted only an old incarnation (a node that came back
-    with a new ID: the normal case) is not in the answer."""
+def broken(logs: dict[int, str]) -> dict[int, str]:
+    """Host -> the line of its log that says its dockerd's overlay gossip is broken since it
+    last started: its current NetworkDB evicted a node that is live now (the current node
+    ID of a host, its own included) or misses its own node; an older NetworkDB still runs
+    beside it (its own-node-missing line, with an older ID, after the current one began);
+    or an agent failed to start. A host whose dockerd evicted only an old incarnation (a
+    node that came back with a new ID: the normal case) is not in the answer."""
     now = {k: c for k, c in ((k, current(log)) for k, log in logs.items()) if c is not None}
     live_ids = {node_id for node_id, _ in now.values()}
     found: dict[int, str] = {}
-    for k, (me, tail) in now.items():
+    for k, log in logs.items():
+        since_start = log[log.rfind(_STARTED) :] if _STARTED in log else log
+        failed_init = next((ln for ln in since_start.splitlines() if _AGENT_INIT_FAILED in ln.lower()), None)
+        if failed_init is not None:
+            found[k] = failed_init.strip()
+            continue
+        if k not in now:
+            continue
+        _, tail = now[k]
         for line in tail.splitlines():
             m = _EVICTED.search(line)
-            if (m and m.group(1) in live_ids) or (
-                "rejoinClusterBootstrap unable to find local node info" in line and f"ID:{me}" in line
-            ):
+            if (m and m.group(1) in live_ids) or "rejoinClusterBootstrap unable to find local node info" in line:
                 found[k] = line.strip()
                 break
     return found

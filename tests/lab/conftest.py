@@ -142,18 +142,21 @@ def default_stack(request: pytest.FixtureRequest, lab_hosts: int) -> int:
 
 
 def _restart_confused_dockerds() -> bool:
-    """Before each test: a host whose dockerd's overlay gossip evicted a live node (itself or
-    another; lab/gossip.py) would fail every later test that needs that node's tasks on
-    the overlay, as the lab's dockerds live for the whole suite; so that dockerd is
-    restarted (SIGTERM, which leaves the gossip cleanly, then started; its new NetworkDB
+    """Before each test: a host whose dockerd's overlay gossip is broken (it evicted a live
+    node, an old NetworkDB still runs, or an agent failed to start: lab/gossip.py) would
+    fail every later test that needs that node's tasks on the overlay, as the lab's
+    dockerds live for the whole suite; so that dockerd is restarted (SIGTERM, which leaves
+    the gossip cleanly, or SIGKILL if it does not stop; then started: its new NetworkDB
     learns every node afresh), and said so. The test that was running when it happened
     has reported its own result already. True when one was restarted."""
     from lab import engine, gossip
 
-    found = gossip.evicted_live({k: gossip.dockerd_log(engine.LAB_STATE, k) for k in range(1, LAB_HOSTS + 1)})
+    found = gossip.broken({k: gossip.dockerd_log(engine.LAB_STATE, k) for k in range(1, LAB_HOSTS + 1)})
     for k, line in sorted(found.items()):
-        print(f"lab: swl-n{k}'s dockerd evicted a live node from the overlay's gossip ({line}): restarting it")
-        subprocess.run([str(HOSTS_SH), "kill-daemon", str(k), "dockerd"], check=True)
+        print(f"lab: swl-n{k}'s dockerd's overlay gossip is broken ({line}): restarting it")
+        if subprocess.run([str(HOSTS_SH), "kill-daemon", str(k), "dockerd"]).returncode != 0:
+            # still running 30 s after SIGTERM (a shutdown stuck on the broken agent)
+            subprocess.run([str(HOSTS_SH), "kill-daemon", str(k), "dockerd", "KILL"], check=True)
         subprocess.run([str(HOSTS_SH), "start-daemon", str(k), "dockerd"], check=True)
     return bool(found)
 
