@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -82,7 +83,7 @@ _HANDED_OVER = pytest.StashKey[bool]()  # what the running test was handed
 @pytest.fixture(autouse=True)
 def _handover(request: pytest.FixtureRequest) -> Iterator[None]:
     session = request.session
-    restarted = _restart_confused_dockerds()  # then what was handed over is not known whole
+    restarted = _restart_confused_dockerds(request.config)  # then what was handed over is not known whole
     session.stash[_HANDED_OVER] = session.stash.get(_LEFT_WHOLE, False) and not restarted
     session.stash[_LEFT_WHOLE] = False  # whatever this test does, until it passes
     failed = session.testsfailed
@@ -141,7 +142,7 @@ def default_stack(request: pytest.FixtureRequest, lab_hosts: int) -> int:
     return lab_hosts
 
 
-def _restart_confused_dockerds() -> bool:
+def _restart_confused_dockerds(config: pytest.Config) -> bool:
     """Before each test: a host whose dockerd's overlay gossip is broken (it evicted a live
     node, an old NetworkDB still runs, or an agent failed to start: lab/gossip.py) would
     fail every later test that needs that node's tasks on the overlay, as the lab's
@@ -153,7 +154,11 @@ def _restart_confused_dockerds() -> bool:
 
     found = gossip.broken({k: gossip.dockerd_log(engine.LAB_STATE, k) for k in range(1, LAB_HOSTS + 1)})
     for k, line in sorted(found.items()):
-        print(f"lab: swl-n{k}'s dockerd's overlay gossip is broken ({line}): restarting it")
+        # on the terminal, past pytest's capture (a test's captured output shows only if it fails)
+        say = f"lab: swl-n{k}'s dockerd's overlay gossip is broken ({line}): restarting it"
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            print(f"\n{say}", flush=True)
         if subprocess.run([str(HOSTS_SH), "kill-daemon", str(k), "dockerd"]).returncode != 0:
             # still running 30 s after SIGTERM (a shutdown stuck on the broken agent)
             subprocess.run([str(HOSTS_SH), "kill-daemon", str(k), "dockerd", "KILL"], check=True)
