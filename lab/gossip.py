@@ -39,14 +39,19 @@ _EVICTED = re.compile(r"is the new incarnation of the active node ([0-9a-f]+)/")
 _AGENT_INIT_FAILED = "error in agentinit"  # "error in agentInit" (20.10), "Error in agentInit" (29.x)
 
 
+def since_start(log: str) -> str:
+    """The log from dockerd's last start on (all of it when no start is logged)."""
+    return log[log.rfind(_STARTED) :] if _STARTED in log else log
+
+
 def current(log: str) -> tuple[str, str] | None:
     """(node ID, the log since) of this dockerd's newest NetworkDB, or None when it has
     made none since it last started."""
-    since_start = log[log.rfind(_STARTED) :] if _STARTED in log else log
-    ids = list(_NODE_ID.finditer(since_start))
+    started = since_start(log)
+    ids = list(_NODE_ID.finditer(started))
     if not ids:
         return None
-    return ids[-1].group(1), since_start[ids[-1].end() :]
+    return ids[-1].group(1), started[ids[-1].end() :]
 
 
 def broken(logs: dict[int, str]) -> dict[int, str]:
@@ -60,8 +65,7 @@ def broken(logs: dict[int, str]) -> dict[int, str]:
     live_ids = {node_id for node_id, _ in now.values()}
     found: dict[int, str] = {}
     for k, log in logs.items():
-        since_start = log[log.rfind(_STARTED) :] if _STARTED in log else log
-        failed_init = next((ln for ln in since_start.splitlines() if _AGENT_INIT_FAILED in ln.lower()), None)
+        failed_init = next((ln for ln in since_start(log).splitlines() if _AGENT_INIT_FAILED in ln.lower()), None)
         if failed_init is not None:
             found[k] = failed_init.strip()
             continue
