@@ -23,7 +23,7 @@ import base64
 import json
 import os
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,9 @@ class Resource:
         return deps
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # A shallow dict: json.dumps copies nothing, and asdict's deep copy of every
+        # resource on every save made saving quadratic in time.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Resource:
@@ -152,7 +154,8 @@ class State:
                 "resources": [r.to_json() for r in [*self.resources.values(), *self.pending_deletes]],
             }
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            # No indent: with one, json falls back from its C encoder to the Python one.
+            tmp.write_text(json.dumps(data, sort_keys=True))
             tmp.replace(self.path)
 
     # --- resources -----------------------------------------------------------
