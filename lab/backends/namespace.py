@@ -19,13 +19,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import docker
 import docker.errors
 import yaml
 
+from lab import gossip
 from lab.backends import Host
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,8 +98,7 @@ def reset_host(host: Host) -> None:
         c = None  # a host whose dockerd is down (a terminated instance's) is reset as far as it can be
     try:
         if c is not None:
-            if c.info()["Swarm"]["LocalNodeState"] != "inactive":
-                c.api.leave_swarm(force=True)
+            leave_swarm(c)
             for ctr in c.containers.list(all=True):
                 ctr.remove(force=True)
             c.networks.prune()
@@ -108,6 +110,49 @@ def reset_host(host: Host) -> None:
             c.close()
     authorized_keys(host).unlink(missing_ok=True)
     hosts_sh("unblock", str(host.k))  # reachable again: a spare serves public instances too
+    if c is not None:
+        free_gossip_port(host)
+
+
+def leave_swarm(c: docker.DockerClient) -> None:
+    """Out of any swarm (locked or without a leader too: the API's forced leave; c.swarm
+    would first GET /swarm, which fails without a leader)."""
+    if c.info()["Swarm"]["LocalNodeState"] != "inactive":
+        c.api.leave_swarm(force=True)
+
+
+GOSSIP_GRACE_S = 5.0
+
+
+def free_gossip_port(host: Host, grace_s: float = GOSSIP_GRACE_S) -> bool:
+    """After a swarm leave, no NetworkDB of the host's dockerd may hold the gossip port: the
+    leave returns once the agent stopped (lab/gossip.py). One that still holds it GRACE_S
+    later was never closed, and the next swarm's agent cannot start there ("error in
+    agentInit": its tasks stay in "starting"); a new EC2 instance never carries one, so
+    that dockerd is restarted (SIGTERM, else SIGKILL; then started), and said so. True
+    when it was restarted."""
+    deadline = time.monotonic() + grace_s
+    while gossip.holds_gossip_port(proc_net(host)):
+        if time.monotonic() >= deadline:
+            print(f"lab: {host.name}'s dockerd holds the gossip port {gossip.GOSSIP_PORT} after leaving its swarm:"
+                  " restarting it", file=sys.stderr, flush=True)  # fmt: skip
+            restart_dockerd(host.k)
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def proc_net(host: Host) -> Path:
+    """/proc/PID/net of a process in the host's network namespace (its pause process)."""
+    return Path(f"/proc/{(host.dir / 'pause.pid').read_text().strip()}/net")
+
+
+def restart_dockerd(k: int) -> None:
+    """Host K's dockerd stopped (SIGTERM: it leaves the gossip cleanly; SIGKILL when it is
+    still running 30 s later) and started again."""
+    if subprocess.run([str(HOSTS_SH), "kill-daemon", str(k), "dockerd"]).returncode != 0:
+        hosts_sh("kill-daemon", str(k), "dockerd", "KILL")
+    hosts_sh("start-daemon", str(k), "dockerd")
 
 
 def hosts_sh(*args: str) -> None:

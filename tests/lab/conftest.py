@@ -151,6 +151,7 @@ def _restart_confused_dockerds(config: pytest.Config) -> bool:
     learns every node afresh), and said so. The test that was running when it happened
     has reported its own result already. True when one was restarted."""
     from lab import engine, gossip
+    from lab.backends.namespace import restart_dockerd
 
     found = gossip.broken({k: gossip.dockerd_log(engine.LAB_STATE, k) for k in range(1, LAB_HOSTS + 1)})
     for k, line in sorted(found.items()):
@@ -159,10 +160,7 @@ def _restart_confused_dockerds(config: pytest.Config) -> bool:
         capture = config.pluginmanager.get_plugin("capturemanager")
         with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
             print(f"\n{say}", flush=True)
-        if subprocess.run([str(HOSTS_SH), "kill-daemon", str(k), "dockerd"]).returncode != 0:
-            # still running 30 s after SIGTERM (a shutdown stuck on the broken agent)
-            subprocess.run([str(HOSTS_SH), "kill-daemon", str(k), "dockerd", "KILL"], check=True)
-        subprocess.run([str(HOSTS_SH), "start-daemon", str(k), "dockerd"], check=True)
+        restart_dockerd(k)
     return bool(found)
 
 

@@ -15,6 +15,7 @@ import docker.errors
 import pytest
 
 from lab import engine
+from lab.backends.namespace import discover_hosts, free_gossip_port, leave_swarm
 from lab.engine import events as engine_events
 from lab.providers.command import CommandFailed, run_remote
 from lab.summary import collect, has_ipvs, socket_client
@@ -36,10 +37,11 @@ def reset(n_hosts: int) -> None:
     for k in range(1, n_hosts + 1):
         c = socket_client(k)
         try:
-            if c.info()["Swarm"]["LocalNodeState"] != "inactive":
-                c.api.leave_swarm(force=True)  # (c.swarm would first GET /swarm, which fails without a leader)
+            leave_swarm(c)
         finally:
             c.close()
+    for host in discover_hosts(engine.LAB_STATE)[:n_hosts]:
+        free_gossip_port(host)  # a NetworkDB left running would break the next swarm there
     assert all(swarm_state(k) == "inactive" for k in range(1, n_hosts + 1))
     for name in ("stack.json", "secrets.key"):
         (engine.LAB_STATE / name).unlink(missing_ok=True)

@@ -61,3 +61,38 @@ def test_an_agent_that_failed_to_start_is_found() -> None:
               'transport: failed to obtain an address: Failed to start TCP listener on port 7946"\n')  # fmt: skip
     assert list(gossip.broken({1: START + joined(N3_OLD) + failed + joined(N1), 3: START + joined(N3)})) == [1]
     assert gossip.broken({1: START + joined(N3_OLD) + failed + START + joined(N1)}) == {}
+
+
+def test_a_networkdb_not_closed_when_its_swarm_was_left_is_found() -> None:
+    """As swl-n1 logged it in the lab: the leave broadcast timed out, so its memberlist was
+    never shut down (moby 16ed51d864^ clusterLeave), even before any new swarm's agent."""
+    not_closed = (f'time="t4" level=error msg="swl-n1({N1}) Could not close DB: timeout waiting for leave '
+                  'broadcast"\n')  # fmt: skip
+    assert list(gossip.broken({1: START + joined(N1) + not_closed, 3: START + joined(N3)})) == [1]
+    assert gossip.broken({1: START + joined(N1) + not_closed + START}) == {}
+
+
+# /proc/PID/net/{tcp,udp} as the kernel writes them (net/ipv4/tcp_ipv4.c get_tcp4_sock):
+# local address and port in hex, st 0A = LISTEN, 06 = TIME_WAIT.
+HEAD = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+
+
+def sock(local: str, st: str, remote: str = "00000000:0000") -> str:
+    return f"   0: {local} {remote} {st} 00000000:00000000 00:00000000 00000000     0        0 1 1\n"
+
+
+def proc_net(tmp_path, tcp: str = "", udp: str = "", tcp6: str = "", udp6: str = ""):
+    for name, body in (("tcp", tcp), ("udp", udp), ("tcp6", tcp6), ("udp6", udp6)):
+        (tmp_path / name).write_text(HEAD + body)
+    return tmp_path
+
+
+def test_the_gossip_port_is_held_by_a_listener_or_a_udp_socket(tmp_path) -> None:
+    ssh = sock("0B004D0A:0016", "0A")  # 10.77.0.11:22
+    assert not gossip.holds_gossip_port(proc_net(tmp_path, tcp=ssh))
+    assert gossip.holds_gossip_port(proc_net(tmp_path, tcp=ssh + sock("0B004D0A:1F0A", "0A")))
+    assert gossip.holds_gossip_port(proc_net(tmp_path, udp=sock("0B004D0A:1F0A", "07")))
+    assert gossip.holds_gossip_port(proc_net(tmp_path, tcp6=sock("00000000000000000000000000000000:1F0A", "0A")))
+    # A connection of the gossip that closed (TIME_WAIT) binds nothing; nor does a peer's port.
+    assert not gossip.holds_gossip_port(proc_net(tmp_path, tcp=sock("0B004D0A:1F0A", "06", "0C004D0A:D431")))
+    assert not gossip.holds_gossip_port(proc_net(tmp_path, tcp=sock("0B004D0A:D431", "01", "0C004D0A:1F0A")))

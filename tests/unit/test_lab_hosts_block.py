@@ -78,7 +78,8 @@ RULE = "-d 10.77.0.12/32 -m conntrack --ctstate NEW -m comment --comment swl-n2 
 def fakebin(tmp_path: Path) -> Path:
     b = tmp_path / "bin"
     b.mkdir()
-    (b / "iptables").write_text(f"#!{sys.executable}\n{FAKE_IPTABLES}")
+    # -IS: no site packages to import (the fake needs the standard library only), per call
+    (b / "iptables").write_text(f"#!{sys.executable} -IS\n{FAKE_IPTABLES}")
     (b / "id").write_text('#!/bin/sh\n[ "$1" = -u ] && { echo 0; exit 0; }\nexec /usr/bin/id "$@"\n')  # "root"
     for f in b.iterdir():
         f.chmod(0o755)
