@@ -166,12 +166,32 @@ nodes_at() {
   esac
 }
 
+# node_change SUBCOMMAND ARGS... (manager only): `docker node SUBCOMMAND ARGS...` for
+# update, promote and demote, tried again for 30 s while the swarm answers "update out
+# of sequence". The CLI reads the node, then sends the change with the version it read
+# (docker/cli cli/command/node/update.go updateNodes); the store refuses it when the
+# node changed in between (moby/swarmkit v2.1.2-88 manager/controlapi/node.go
+# UpdateNode -> manager/state/store/memory.go update: ErrSequenceConflict), as a node
+# that has just joined does while its status and certificate come in. Any other error
+# fails at once, with docker's message.
+node_change() {
+  retry 30 node_change_once "$@" || fail "docker node $*: the node kept changing (update out of sequence) for 30 s: run again"
+}
+node_change_once() {
+  local said
+  said=$(docker node "$@" 2>&1 >/dev/null) && return 0
+  case "$said" in
+    *"update out of sequence"*) return 1 ;;
+  esac
+  fail "docker node $* failed: $(one_line "$said")"
+}
+
 # demote_node ID (manager only): make node ID a worker, and return only once it has
 # left the Raft group: `docker node demote` returns before the change is committed,
 # and a node that leaves while still a Raft member can cost the managers their quorum.
 demote_node() {
   if [ "$(node_field "$1" role)" = manager ]; then
-    docker node demote "$1" >/dev/null
+    node_change demote "$1"
     log "demoted $1"
   elif [ "$(node_field "$1" raft)" = - ]; then
     return 0 # a worker: nothing to do

@@ -22,7 +22,7 @@ if [ -z "$live" ]; then
 fi
 
 id=$live
-docker node update --availability drain "$id" >/dev/null
+node_change update --availability drain "$id"
 no_tasks_left() { [ -z "$(docker node ps -q --filter desired-state=running "$id" 2>/dev/null)" ]; }
 retry 60 no_tasks_left || log "warning: tasks still running on $id after 60 s"
 # Return once the moved tasks run elsewhere, so the cluster is whole when the node goes.

@@ -23,7 +23,7 @@ hand_back() {
   me=$(docker_info '{{.Swarm.NodeID}}') || exit 1
   others=$(other_managers "$me")
   [ -n "$others" ] || fail "this node ($me) was promoted for manager-1's replacement, but no other manager is reachable yet: not demoting it; run again"
-  docker node demote "$me" >/dev/null
+  node_change demote "$me"
   # shellcheck disable=SC2317 # called by retry
   worker_again() { [ "$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)" = false ]; }
   retry 60 worker_again || fail "this node ($me) is still a manager 60 s after demoting itself: run again"

@@ -27,7 +27,7 @@ nodes_at "$PROMOTE_ADDR"
 [ -n "$live" ] || fail "cannot hand over: no live node at $PROMOTE_ADDR (Down or not in the swarm); nothing was changed"
 [ "$(node_field "$live" state)" = ready ] || fail "cannot hand over: node $live at $PROMOTE_ADDR is $(node_field "$live" state), not ready"
 if [ "$(node_field "$live" role)" != manager ]; then
-  docker node promote "$live" >/dev/null
+  node_change promote "$live"
   log "promoted $live ($PROMOTE_ADDR) while this manager is replaced"
 fi
 promoted() { [ "$(reachability "$live")" = reachable ]; }

@@ -21,7 +21,7 @@ have=$(docker node inspect --format '{{with .Spec.Labels}}az={{.az}} role={{.rol
 if [ "$have" = "$want" ]; then
   log "skip: node $id ($NODE_ADDR) already labelled $want"
 else
-  docker node update --label-add "az=$AZ" --label-add "role=$ROLE" "$id" >/dev/null
+  node_change update --label-add "az=$AZ" --label-add "role=$ROLE" "$id"
   log "labelled node $id ($NODE_ADDR): $want"
 fi
 echo "$id"

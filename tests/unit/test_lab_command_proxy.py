@@ -8,6 +8,7 @@ servers on 127.0.0.1: a jump host that forwards direct-tcpip, and a target)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import threading
@@ -256,7 +257,10 @@ def _forward(chan: paramiko.Channel, sock: socket.socket) -> None:
         except OSError:
             pass
         finally:
-            chan.close()
+            # the other pump or the client may have closed the transport first: then
+            # paramiko's close of the channel meets EOF (a warning of a stray thread)
+            with contextlib.suppress(OSError, EOFError):
+                chan.close()
             sock.close()
 
     threading.Thread(target=pump, args=(chan.recv, sock.sendall), daemon=True).start()

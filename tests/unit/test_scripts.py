@@ -255,6 +255,52 @@ def test_label_waits_for_a_live_node_and_never_labels_a_down_one(host: Host) -> 
     assert _node_calls(host) == []
 
 
+def test_label_tries_again_while_the_node_changes_under_it(host: Host) -> None:
+    """A node that has just joined changes as its status and certificate come in: the
+    CLI's update, sent with the version it read, is refused ("update out of sequence")
+    and is tried again (lib.sh node_change; swarmkit controlapi UpdateNode)."""
+    _cluster(host, ("n1", "10.0.0.5"), ("n2", "10.0.16.9"))
+    host.set("node-conflicts", "2")
+    r = host.run("swarm-label.sh", {"NODE_ADDR": "10.0.16.9", "ROLE": "manager", "AZ": "eu-west-1c"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == ["node update --label-add az=eu-west-1c --label-add role=manager n2"] * 3
+
+
+def test_a_node_that_keeps_changing_fails_with_the_reason(host: Host) -> None:
+    _cluster(host, ("n1", "10.0.0.5"), ("n2", "10.0.16.9"))
+    host.set("node-conflicts", "1000")
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.16.9"})
+    assert r.returncode == 1
+    assert "the node kept changing (update out of sequence) for 30 s: run again" in r.stderr
+    assert 1 < len(_node_calls(host)) < 10  # tried again, with the backoff, then gave up
+
+
+def test_other_node_change_errors_fail_at_once_with_dockers_message(host: Host) -> None:
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4", "ready", "manager"))
+    host.set("node-change-error", "Error response from daemon: rpc error: code = PermissionDenied desc = nope")
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 1
+    assert (
+        "docker node update --availability drain n3 failed: Error response from daemon: rpc error: code = "
+        "PermissionDenied desc = nope" in r.stderr
+    )
+    assert _node_calls(host) == ["node update --availability drain n3"]
+
+
+def test_demote_and_promote_try_again_while_the_node_changes(host: Host) -> None:
+    _cluster(host, ("n1", "10.0.0.5"), ("n3", "10.0.32.4", "ready", "manager"))
+    host.set("node-conflicts", "1")
+    r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.32.4"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host) == ["node update --availability drain n3"] * 2 + ["node demote n3"]
+    host.set("node-conflicts", "1")
+    (host.dir / "docker.argv").unlink()
+    _cluster(host, ("n1", "10.0.0.5"), ("n2", "10.0.16.9"))
+    r = host.run("swarm-handover.sh", {"PROMOTE_ADDR": "10.0.16.9"})
+    assert r.returncode == 0, r.stderr
+    assert _node_calls(host)[:2] == ["node promote n2"] * 2
+
+
 def _node_calls(host: Host) -> list[str]:
     return [
         c
