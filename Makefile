@@ -76,7 +76,7 @@ else
 endif
 
 # Three pytest processes (.ci/suites.py): the namespace lab, the fast suites, the VM lab;
-# a table of their wall times at the end. VM_LAB_BESIDE=1: the VM lab beside the others.
+# a table of their wall times at the end; the VM lab beside the others (VM_LAB_BESIDE=0: after).
 test: venv deps
 	$(PY) .ci/suites.py $(PYTEST_ARGS)
 

@@ -94,6 +94,12 @@ def broken(logs: dict[int, str]) -> dict[int, str]:
     return found
 
 
+def left_open(log: str) -> int:
+    """How many times this dockerd left a NetworkDB running when its swarm was left (over
+    its whole log: every start)."""
+    return sum(1 for ln in log.splitlines() if _NOT_CLOSED in ln.lower())
+
+
 def gossip_lines(log: str, last: int = 5) -> list[str]:
     """The newest lines about the gossip's health (for a failed test's report)."""
     keys = ("healthscore", "new incarnation", "unable to find local node info", "memberlist: ", "Bulk sync")

@@ -96,3 +96,9 @@ def test_the_gossip_port_is_held_by_a_listener_or_a_udp_socket(tmp_path) -> None
     # A connection of the gossip that closed (TIME_WAIT) binds nothing; nor does a peer's port.
     assert not gossip.holds_gossip_port(proc_net(tmp_path, tcp=sock("0B004D0A:1F0A", "06", "0C004D0A:D431")))
     assert not gossip.holds_gossip_port(proc_net(tmp_path, tcp=sock("0B004D0A:D431", "01", "0C004D0A:1F0A")))
+
+
+def test_leaves_that_left_the_gossip_running_are_counted_over_every_start() -> None:
+    not_closed = f'time="t4" level=error msg="swl-n1({N1}) Could not close DB: timeout waiting for leave broadcast"\n'
+    assert gossip.left_open(START + joined(N1) + not_closed + START + joined(N1) + not_closed) == 2
+    assert gossip.left_open(START + joined(N1) + purged(N3, N3_OLD)) == 0
