@@ -39,7 +39,8 @@ def _record(seconds: float, tests: int) -> None:
         TIMES.parent.mkdir(parents=True, exist_ok=True)
         with TIMES.open("a") as f:
             f.write(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(seconds, 1),
-                                "tests": tests}) + "\n")  # fmt: skip
+                                "tests": tests,
+                                "beside_vm_lab": os.environ.get("VM_LAB_RUNNING_BESIDE") == "1"}) + "\n")  # fmt: skip
     except OSError:
         pass
 

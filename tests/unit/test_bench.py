@@ -52,3 +52,18 @@ def test_runs_with_other_vm_knobs_are_listed_apart() -> None:
     assert (knobs_of(plain), knobs_of(smp1), knobs_of(beside)) == ("", "VMLAB_SMP=1", "")
     (line,) = other_recipes([plain, smp1, beside], "r1")
     assert "this recipe, knobs" in line and "VMLAB_SMP=1" in line and "540.5" in line
+
+
+def test_the_lab_suites_time_counts_only_whole_runs_and_keeps_beside_apart() -> None:
+    from bench.__main__ import lab_suite_lines
+
+    recs = [
+        {"when": "t1", "seconds": 800.0, "tests": 24},
+        {"when": "t2", "seconds": 27.7, "tests": 2},  # a run of two of its tests
+        {"when": "t3", "seconds": 1013.0, "tests": 24, "beside_vm_lab": True},
+        {"when": "t4", "seconds": 780.0, "tests": 24, "beside_vm_lab": False},
+    ]
+    alone, beside = lab_suite_lines(recs, 3)
+    assert "790.00 (780.00-800.00)" in alone and "2 recorded green run(s) of all 24 tests, last t4" in alone
+    assert "1013.00" in beside and "1 recorded" in beside and "27.7" not in alone + beside
+    assert "no green run recorded" in lab_suite_lines([], 3)[0]
