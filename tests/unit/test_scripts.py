@@ -272,7 +272,7 @@ def test_a_node_that_keeps_changing_fails_with_the_reason(host: Host) -> None:
     r = host.run("swarm-drain.sh", {"NODE_ADDR": "10.0.16.9"})
     assert r.returncode == 1
     assert "the node kept changing (update out of sequence) for 30 s: run again" in r.stderr
-    assert 1 < len(_node_calls(host)) < 10  # tried again, with the backoff, then gave up
+    assert len(_node_calls(host)) in range(2, 10)  # tried again, with the backoff, then gave up
 
 
 def test_other_node_change_errors_fail_at_once_with_dockers_message(host: Host) -> None:
