@@ -369,8 +369,21 @@ host_remove() {
 }
 
 # ---------------------------------------------------------------- commands
+# host_new K: host K from nothing (leftovers of a crashed run removed first): its files,
+# namespace and mounts (the pause process), then its dockerd and sshd, started.
+host_new() {
+  local k=$1
+  host_remove "$k" >/dev/null
+  write_host_files "$k"
+  host_start "$k"
+  for _ in $(seq 100); do [ -s "$(hdir "$k")/pause.pid" ] && break; sleep 0.05; done
+  [ -s "$(hdir "$k")/pause.pid" ] || die "$(name "$k"): pause failed: $(cat "$(hdir "$k")/log/pause.log")"
+  daemon_start "$k" dockerd
+  daemon_start "$k" sshd
+}
+
 up() {
-  local n=${1:-3} k d todo=() want=() pp
+  local n=${1:-3} k d i todo=() want=() pp jobs_started=() failed=()
   check_k "$n"; check_state_dir; check_tools; check_no_root_dockerd
   mkdir -p "$STATE" /var/lib/docker /etc/docker; chmod 700 "$STATE"
   bridge_up
@@ -378,16 +391,17 @@ up() {
   step "bridge $BR $GW/24, registry $REGISTRY"
   for k in $(seq "$n"); do
     pp=$(pidfile_pid "$(hdir "$k")/pause.pid")
-    if alive "$pp" sleep; then continue; fi
-    host_remove "$k" >/dev/null                  # leftovers of a crashed run, if any
-    write_host_files "$k"
-    host_start "$k"
-    todo+=("$k")
+    alive "$pp" sleep || todo+=("$k")
   done
-  for k in "${todo[@]}"; do                      # pause processes: wait for their mounts
-    for _ in $(seq 100); do [ -s "$(hdir "$k")/pause.pid" ] && break; sleep 0.05; done
-    [ -s "$(hdir "$k")/pause.pid" ] || die "$(name "$k"): pause failed: $(cat "$(hdir "$k")/log/pause.log")"
+  # New hosts side by side: one host's setup is mostly waiting on small commands, and a
+  # dockerd (most of the CPU) starts as soon as its own host is there.
+  for k in "${todo[@]}"; do
+    host_new "$k" & jobs_started+=($!)
   done
+  for i in "${!jobs_started[@]}"; do
+    wait "${jobs_started[$i]}" || failed+=("${todo[$i]}")
+  done
+  [ ${#failed[@]} = 0 ] || die "host(s) not started: ${failed[*]/#/swl-n} (see above)"
   [ ${#todo[@]} = 0 ] || step "namespaces: ${todo[*]/#/swl-n}"
   for k in $(seq "$n"); do
     for d in dockerd sshd; do

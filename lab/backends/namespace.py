@@ -1,6 +1,7 @@
 """Hosts started beforehand by lab/hosts.sh (network namespaces with their own dockerd
 and sshd). The hosts come with Docker, so the user data is checked with `cloud-init
-schema`, and only its `ssh_keys` (the pinned host key) is carried out.
+schema` (cloud_config.py: the command, in one process for all instances), and only its
+`ssh_keys` (the pinned host key) is carried out.
 
 `LAB_HOSTS=N make lab` starts N hosts; those no instance holds are spares. A replaced
 instance is a new host with a new address (as EC2 gives a new instance a new IP): it
@@ -17,7 +18,6 @@ program's jump host). Its host is unblocked when it is freed.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +30,7 @@ import yaml
 
 from lab import gossip
 from lab.backends import Host
+from lab.backends.cloud_config import CloudConfigCheck
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTS_SH = ROOT / "lab" / "hosts.sh"
@@ -56,6 +57,7 @@ class NamespaceBackend:
         self.hosts = discover_hosts(state_dir)
         if not self.hosts:
             raise RuntimeError("no lab hosts: run `lab/hosts.sh up` first")
+        self.cloud_config = CloudConfigCheck()
 
     def allocate(self, taken: set[int]) -> int:
         free = [h.k for h in self.hosts if h.k not in taken]
@@ -68,7 +70,7 @@ class NamespaceBackend:
 
     def launch(self, instance: str, k: int, user_data: str, public_key: str, *, public: bool) -> Host:
         host = self.host(k)
-        check_user_data(user_data, host)
+        check_user_data(self.cloud_config, user_data, host)
         # (a public one is unblocked too: a host a crashed run left blocked serves it)
         hosts_sh("unblock" if public else "block", str(k))
         apply_ssh_keys(user_data, host)
@@ -168,18 +170,11 @@ def authorized_keys(host: Host) -> Path:
     return host.dir / "root-home" / ".ssh" / "authorized_keys"
 
 
-def check_user_data(text: str, host: Host) -> None:
+def check_user_data(cloud_config: CloudConfigCheck, text: str, host: Host) -> None:
     """The instance's user data must be valid cloud-config (cloud-init's own schema)."""
-    if not shutil.which("cloud-init"):
-        raise RuntimeError("cloud-init is not installed: run lab/hosts.sh install")
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(text)
-    try:
-        res = subprocess.run(["cloud-init", "schema", "--config-file", f.name], capture_output=True, text=True)
-    finally:
-        os.unlink(f.name)
-    if res.returncode != 0:
-        raise RuntimeError(f"user data for {host.name} is not valid cloud-config: {res.stdout}{res.stderr}")
+    problem = cloud_config.check(text)
+    if problem is not None:
+        raise RuntimeError(f"user data for {host.name} is not valid cloud-config: {problem}")
 
 
 def apply_ssh_keys(user_data: str, host: Host) -> None:

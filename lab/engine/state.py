@@ -134,6 +134,7 @@ class State:
         self.pending_deletes: list[Resource] = []
         self.config: dict[str, Any] = {}  # `--set` values: strings; lists from `config set --path`
         self.exports: dict[str, Any] = {}  # the stack's outputs of the last successful up (sealed)
+        self._encoded: dict[int, tuple[Resource, bool, bytes]] = {}  # id(resource) -> save's encoding
         if self.path.exists():
             data = json.loads(self.path.read_text())
             for raw in data.get("resources", []):
@@ -147,16 +148,32 @@ class State:
 
     # --- persistence ---------------------------------------------------------
     def save(self) -> None:
+        """The whole checkpoint, written after every change. Each resource is encoded
+        once: the file grows with every step (the commands' scripts are most of it), and
+        encoding it all again on each save made a run's saves quadratic in its steps. The
+        text is what json.dumps(data, sort_keys=True) gives (tests/unit/test_lab_state.py)."""
         with self.lock:
-            data = {
-                "config": self.config,
-                "exports": self.exports,
-                "resources": [r.to_json() for r in [*self.resources.values(), *self.pending_deletes]],
-            }
+            live = [*self.resources.values(), *self.pending_deletes]
+            self._encoded = {id(r): self._encoding(r) for r in live}
+            head = json.dumps({"config": self.config, "exports": self.exports}, sort_keys=True).encode()
             tmp = self.path.with_suffix(".tmp")
-            # No indent: with one, json falls back from its C encoder to the Python one.
-            tmp.write_text(json.dumps(data, sort_keys=True))
+            with tmp.open("wb") as f:  # piece by piece: the file is megabytes, joining it copies it
+                f.write(head[:-1] + b', "resources": [')
+                for i, r in enumerate(live):
+                    if i:
+                        f.write(b", ")
+                    f.write(self._encoded[id(r)][2])
+                f.write(b"]}")
             tmp.replace(self.path)
+
+    def _encoding(self, r: Resource) -> tuple[Resource, bool, bytes]:
+        """(R, its delete flag, its JSON text, UTF-8). A recorded resource changes only
+        by mark_replaced's delete flag, so the text is kept while both are the same."""
+        hit = self._encoded.get(id(r))
+        if hit is not None and hit[0] is r and hit[1] == r.delete:
+            return hit
+        # No indent: with one, json falls back from its C encoder to the Python one.
+        return r, r.delete, json.dumps(r.to_json(), sort_keys=True).encode()
 
     # --- resources -----------------------------------------------------------
     def record(self, res: Resource) -> None:

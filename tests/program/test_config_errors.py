@@ -62,7 +62,7 @@ def test_a_docker_context_in_the_deployers_environment_stops_the_program(monkeyp
 
     monkeypatch.setenv("DOCKER_CONTEXT", "colima")
     with pytest.raises(Exception, match="DOCKER_CONTEXT = 'colima'"):
-        run_program_with()
+        run_program_with(cached=False)
     from components.environment import problems
 
     assert problems({"DOCKER_CONTEXT": ""}) == []  # empty: the provider's default applies

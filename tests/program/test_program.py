@@ -477,7 +477,7 @@ def test_the_deployer_key_is_written_on_every_run_and_named_by_ssh_token(tmp_pat
     from components.access import HOME_OVERRIDE_ENV
 
     monkeypatch.setenv(HOME_OVERRIDE_ENV, str(tmp_path))
-    r = run({"sshPublicKey": FAKE_PUBLIC_KEY, "sshPrivateKey": FAKE_PRIVATE_KEY})
+    r = run({"sshPublicKey": FAKE_PUBLIC_KEY, "sshPrivateKey": FAKE_PRIVATE_KEY}, cached=False)
     key = tmp_path / ".ssh" / "pulumi-docker-swarm" / "dev" / "id"
     assert key.read_text() == FAKE_PRIVATE_KEY and (key.stat().st_mode & 0o777) == 0o600
     opts = json.loads(r.of_type("pulumi:providers:docker")[0].inputs["sshOpts"])

@@ -115,7 +115,7 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ns.NamespaceBa
     fake.write_text(f'#!/bin/sh\necho "$*" >> {log}\n[ "$1" != fail ] || {{ echo "hosts.sh: no" >&2; exit 1; }}\n')
     fake.chmod(0o755)
     monkeypatch.setattr(ns, "HOSTS_SH", fake)
-    monkeypatch.setattr(ns, "check_user_data", lambda text, host: None)
+    monkeypatch.setattr(ns, "check_user_data", lambda check, text, host: None)
     monkeypatch.setattr(ns, "apply_ssh_keys", lambda text, host: None)
 
     def no_daemon(k: int) -> Any:
