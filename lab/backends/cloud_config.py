@@ -11,12 +11,15 @@ messages against the command's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
+import tempfile
 import threading
 import weakref
 from pathlib import Path
+from typing import IO
 
 SERVER = Path(__file__).with_name("cloud_config_server.py")
 
@@ -40,6 +43,7 @@ class CloudConfigCheck:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
 
     def check(self, text: str) -> str | None:
         document = text.encode()
@@ -54,18 +58,26 @@ class CloudConfigCheck:
                 line = b""
             if not line:
                 self._proc = None
-                proc.kill()
-                _, err = proc.communicate()
-                raise RuntimeError(f"cannot tell whether the user data is valid: the cloud-init schema check ended: "
-                                   f"{err.decode(errors='replace').strip()[-800:]}")  # fmt: skip
+                _stop(proc)
+                said = b""
+                if self._stderr is not None:
+                    self._stderr.seek(0)
+                    said = self._stderr.read()
+                reason = said.decode(errors="replace").strip()[-800:] or "(it said nothing)"
+                raise RuntimeError(f"cannot tell whether the user data is valid: the schema check ended: {reason}")
         reply = json.loads(line)
         return None if reply["rc"] == 0 else reply["output"]
 
     def _server(self) -> subprocess.Popen[bytes]:
         if self._proc is None:
+            # Its stderr to a file, never a pipe no one reads while it runs (a full pipe
+            # would block it); read when it ends.
+            if self._stderr is not None:
+                self._stderr.close()
+            self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (open while the server runs; closed with it)
             self._proc = subprocess.Popen(
                 [cloud_init_python(), str(SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=self._stderr,
             )  # fmt: skip
             weakref.finalize(self, _stop, self._proc)
         return self._proc
@@ -75,17 +87,20 @@ class CloudConfigCheck:
             if self._proc is not None:
                 _stop(self._proc)
                 self._proc = None
+            if self._stderr is not None:
+                self._stderr.close()
+                self._stderr = None
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """EOF on its stdin ends the server."""
     if proc.stdin is not None and not proc.stdin.closed:
-        proc.stdin.close()
+        with contextlib.suppress(OSError):  # it has ended already (broken pipe)
+            proc.stdin.close()
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    for f in (proc.stdout, proc.stderr):
-        if f is not None:
-            f.close()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from components.userdata import UserData, render_user_data
+from lab.backends import cloud_config
 from lab.backends.cloud_config import CloudConfigCheck
 from tests.skips import needs
 
@@ -66,3 +67,11 @@ def test_a_dead_server_is_cannot_tell_then_a_new_one_serves(check: CloudConfigCh
     with pytest.raises(RuntimeError, match="cannot tell whether the user data is valid"):
         check.check(VALID)
     assert check.check(VALID) is None
+
+
+def test_a_server_that_cannot_start_says_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(cloud_config, "SERVER", tmp_path / "missing.py")
+    check = CloudConfigCheck()
+    with pytest.raises(RuntimeError, match=r"schema check ended: .*missing\.py"):
+        check.check(VALID)
+    check.close()
