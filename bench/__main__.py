@@ -138,8 +138,11 @@ def bench_tests() -> list[str]:
         ("    tests/policy", ["tests/policy"]),
         ("  pytest start-up (collect only)", ["--collect-only", "tests/unit", "tests/program", "tests/policy"]),
     ):
-        times = [sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args) for _ in range(RUNS)]
-        lines.append(f"  {label:>34} {stats(times):>22}")
+        times, refs = [], []
+        for _ in range(RUNS):
+            refs.append(cpu_reference())  # the machine's speed just before each run
+            times.append(sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args))
+        lines.append(f"  {label:>34} {stats(times):>22}   CPU reference just before {stats(refs)}")
     if os.environ.get("BENCH_LAB_TESTS") == "1" and platform.system() == "Linux" and os.geteuid() == 0:
         sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/lab")
     # The lab tests record their own wall time (tests/lab/conftest.py) on every green run

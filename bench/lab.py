@@ -18,6 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import cpu_reference
+
 ROOT = Path(__file__).resolve().parent.parent
 LAB_STATE = Path(os.environ.get("LAB_STATE", "/tmp/swarmlab-state"))
 SIZES = {3: "", 9: "workerCount=8"}  # LAB_HOSTS -> LAB_SET, as the commands
@@ -106,7 +108,8 @@ def bench_lab(runs: int) -> list[str]:
     downs: dict[int, list[float]] = {n: [] for n in SIZES}
     for _ in range(runs):  # alternate, so that both sizes see the same machine
         for n in SIZES:
-            results[n].append(make_lab(n))
+            ref = cpu_reference()  # the machine's speed just before (it moves within minutes)
+            results[n].append({**make_lab(n), "cpu": ref})
             downs[n].append(lab_down())
     lines = ["3. Lab: `make lab` (3 hosts) and `LAB_HOSTS=9 LAB_SET=workerCount=8 make lab`, from no hosts to",
              "   the service healthy and the summary printed; s, median (min-max); then `make lab-down`"]  # fmt: skip
@@ -118,6 +121,11 @@ def bench_lab(runs: int) -> list[str]:
         lines.append(f"  {label:<36} {stats(a):>18} {stats(b):>18} {ratio:5.2f}")
 
     row("make lab, whole", lambda r: r["total"])
+    # Each 3-node run and the 9-node run after it saw about the same machine.
+    pairs = [b["total"] / a["total"] for a, b in zip(results[3], results[9], strict=True)]
+    lines.append(f"    9/3 of each pair, in run order: {' '.join(f'{p:.2f}' for p in pairs)}")
+    refs = {n: " ".join(f"{r['cpu']:.2f}" for r in results[n]) for n in SIZES}
+    lines.append("    CPU reference just before each run, s: " + "; ".join(f"{n} nodes {refs[n]}" for n in SIZES))
     row("  before the program (hosts, image)", lambda r: r["before program"])
     row("  program (lab engine up)", lambda r: r["program"])
     row("  after (summary)", lambda r: r["after program"])

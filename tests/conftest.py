@@ -31,6 +31,18 @@ def _deployer_home(tmp_path_factory: pytest.TempPathFactory):
         os.environ[HOME_OVERRIDE_ENV] = old
 
 
+@pytest.fixture(scope="session")
+def cloud_config_check():
+    """`cloud-init schema --config-file`, one process for the session's documents
+    (lab/backends/cloud_config.py; tests/unit/test_lab_cloud_config.py holds it to the
+    command). .check(text): None if valid, else cloud-init's message."""
+    from lab.backends.cloud_config import CloudConfigCheck
+
+    check = CloudConfigCheck()
+    yield check
+    check.close()
+
+
 @contextlib.contextmanager
 def real_deployer_home() -> Iterator[None]:
     """For the labs (their conftests use it for their whole package): the program writes

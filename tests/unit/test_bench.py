@@ -67,3 +67,21 @@ def test_the_lab_suites_time_counts_only_whole_runs_and_keeps_beside_apart() -> 
     assert "790.00 (780.00-800.00)" in alone and "2 recorded green run(s) of all 24 tests, last t4" in alone
     assert "1013.00" in beside and "1 recorded" in beside and "27.7" not in alone + beside
     assert "no green run recorded" in lab_suite_lines([], 3)[0]
+
+
+def test_lab_section_shows_each_pairs_ratio_and_the_machine_speed_before_each_run(monkeypatch) -> None:
+    import bench.lab as lab
+
+    totals = iter([12.0, 20.0, 13.0, 19.5, 10.0, 16.0])  # run order: 3, 9, 3, 9, 3, 9 nodes
+    refs = iter([0.25, 0.26, 0.40, 0.41, 0.22, 0.23])
+
+    def make_lab(n: int) -> dict:
+        return {"total": next(totals), "before program": 1.0, "program": 2.0, "after program": 1.0,
+                "kinds": {}, "joined": {"worker-1": 3.0}}  # fmt: skip
+
+    monkeypatch.setattr(lab, "make_lab", make_lab)
+    monkeypatch.setattr(lab, "lab_down", lambda: 1.0)
+    monkeypatch.setattr(lab, "cpu_reference", lambda: next(refs))
+    lines = lab.bench_lab(3)
+    assert "    9/3 of each pair, in run order: 1.67 1.50 1.60" in lines
+    assert "    CPU reference just before each run, s: 3 nodes 0.25 0.40 0.22; 9 nodes 0.26 0.41 0.23" in lines
