@@ -34,11 +34,10 @@ def command_says(text: str, tmp_path: Path) -> tuple[int, str]:
     return res.returncode, (res.stdout + res.stderr).replace(str(f), "FILE")
 
 
-@pytest.fixture(scope="module")
-def check():
-    c = CloudConfigCheck()
-    yield c
-    c.close()
+@pytest.fixture
+def check(cloud_config_check: CloudConfigCheck) -> CloudConfigCheck:
+    """The session's checker (tests/conftest.py), the one the other user data tests use."""
+    return cloud_config_check
 
 
 @pytest.mark.parametrize("name", list(DOCUMENTS))
@@ -58,7 +57,8 @@ def test_the_invalid_ones_are_invalid(check: CloudConfigCheck) -> None:
     assert "needs to begin with" in (check.check(DOCUMENTS["no #cloud-config header"]) or "")
 
 
-def test_a_dead_server_is_cannot_tell_then_a_new_one_serves(check: CloudConfigCheck) -> None:
+def test_a_dead_server_is_cannot_tell_then_a_new_one_serves() -> None:
+    check = CloudConfigCheck()  # its own: this test kills its server
     check.check(VALID)
     proc = check._proc
     assert proc is not None
@@ -67,6 +67,7 @@ def test_a_dead_server_is_cannot_tell_then_a_new_one_serves(check: CloudConfigCh
     with pytest.raises(RuntimeError, match="cannot tell whether the user data is valid"):
         check.check(VALID)
     assert check.check(VALID) is None
+    check.close()
 
 
 def test_a_server_that_cannot_start_says_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
