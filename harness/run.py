@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import logging
 import os
 import runpy
 import threading
@@ -162,8 +163,6 @@ def run_program(
 ) -> Run:
     """Run the program once. CONFIG keys are given without the project prefix,
     except those with a namespace of their own ("aws:region")."""
-    import logging
-
     full = {(k if ":" in k else f"{PROJECT}:{k}"): (v if isinstance(v, str) else _json(v)) for k, v in config.items()}
 
     loop = asyncio.new_event_loop()
@@ -179,15 +178,7 @@ def run_program(
     )
 
     logs: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            logs.append(record.getMessage())
-
-    logger = logging.getLogger(f"mockrun-{id(logs)}")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(Collect())
+    logger = _Collect(logs)
 
     mon = monitor or RecordingMonitor(mocks)
     clear_root_resource()
@@ -233,6 +224,22 @@ def run_program(
 
 
 _CONFIG_ENV = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
+
+
+class _Collect(logging.Logger):
+    """Every message the program logs, at every level (the secrets audit reads the SDK's
+    debug lines too). The mocks' engine calls only these four methods, with the message
+    alone (pulumi/runtime/mocks.py MockEngine.Log, SDK 3.272.0). Appending it directly
+    skips building a LogRecord for each: the SDK logs a debug line per registration."""
+
+    def __init__(self, logs: list[str]) -> None:
+        super().__init__("mockrun")
+        self.logs = logs
+
+    def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.logs.append(str(msg))
+
+    info = warning = error = debug
 
 
 def _json(value: Any) -> str:

@@ -19,6 +19,10 @@
 #  - apt sources = the lab's repository on the bridge, kept as they are
 #    (apt: preserve_sources_list), as an AMI's point at the regional mirror
 #  - manage_etc_hosts: the hostname set by the user data resolves (sudo, docker)
+#  - apparmor: "AppArmor is installed and loaded by default" on Ubuntu Server (Ubuntu
+#    Server Guide, Security > AppArmor), so on AWS the user data's `apparmor` is already
+#    installed; here too, and the user data's install of it is the same no-op. Its
+#    profiles are compiled by apparmor.service at first boot, as on a new instance.
 set -euo pipefail
 
 out=${1:?usage: build-image.sh OUTDIR}
@@ -26,6 +30,7 @@ suite=bookworm
 repo_line="deb [trusted=yes] http://10.78.0.1:8000/repo ./"
 includes=linux-image-amd64,initramfs-tools,systemd-sysv,udev,dbus,openssh-server,cloud-init,ifupdown,sudo
 includes+=,iproute2,iputils-ping,netbase,kmod,procps,less,e2fsprogs,locales
+includes+=,apparmor
 
 # The host's Debian sources (its mirror) if it has them, else deb.debian.org.
 mirrors=()

@@ -202,6 +202,17 @@ def test_secrets_audit_sees_a_leak(default: Run) -> None:
     assert [p for p, s in _walk(inputs) if FAKE_TOKEN in s] == [".create"]
 
 
+def test_secrets_audit_reads_every_log_level(default: Run) -> None:
+    # Guard for the audit's log lines: they hold the SDK's debug lines (one per
+    # registration, pulumi/runtime/resource.py register_resource) and not only warnings.
+    registering = {line for line in default.logs if line.startswith("registering resource: ")}
+    assert registering >= {
+        f"registering resource: ty={x.type}, name={x.name}, custom=True, remote=False"
+        for x in default.registrations
+        if x.custom
+    }
+
+
 def test_host_keys_are_pinned_by_default(default: Run) -> None:
     keys = {k.name: k for k in default.of_type("tls:index/privateKey:PrivateKey") if k.name.endswith("-hostkey")}
     assert len(keys) == 3
