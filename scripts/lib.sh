@@ -102,16 +102,14 @@ manager_ready() {
   retry 15 read_nodes || fail "cannot tell which nodes the swarm has: $NODES_ERROR"
 }
 
-# read_nodes (manager only): NODES = one line per swarm node, "ID ADDR STATE ROLE RAFT
-# LABELS": ADDR the node's address (Status.Addr, "-" if unset); STATE ready | down |
-# unknown | disconnected; ROLE the desired role (worker | manager); RAFT the node's Raft
-# address (ManagerStatus.Addr, IP:2377) while it is a Raft member, else "-"; LABELS, the
-# rest of the line, "az=AZ role=ROLE" (swarm-label.sh's labels; empty when the node has
-# none). Readers name all six fields, so that RAFT never takes in the labels. One
-# `node ls` and one `node inspect` for all nodes. False, with docker's message in
-# NODES_ERROR, when either fails (no leader, quorum lost, a node removed meanwhile).
+# read_nodes (manager only): NODES = one line per swarm node, "ID ADDR STATE ROLE RAFT":
+# ADDR the node's address (Status.Addr, "-" if unset); STATE ready | down | unknown |
+# disconnected; ROLE the desired role (worker | manager); RAFT the node's Raft address
+# (ManagerStatus.Addr, IP:2377) while it is a Raft member, else "-". One `node ls` and
+# one `node inspect` for all nodes. False, with docker's message in NODES_ERROR, when
+# either fails (no leader, quorum lost, a node removed meanwhile).
 NODES="" NODES_ERROR=""
-NODE_FORMAT='{{.ID}} {{with .Status.Addr}}{{.}}{{else}}-{{end}} {{.Status.State}} {{.Spec.Role}} {{with .ManagerStatus}}{{.Addr}}{{else}}-{{end}} {{with .Spec.Labels}}az={{.az}} role={{.role}}{{end}}'
+NODE_FORMAT='{{.ID}} {{with .Status.Addr}}{{.}}{{else}}-{{end}} {{.Status.State}} {{.Spec.Role}} {{with .ManagerStatus}}{{.Addr}}{{else}}-{{end}}'
 read_nodes() {
   local ids
   if ! ids=$(docker node ls -q 2>/dev/null); then
@@ -127,17 +125,16 @@ read_nodes() {
   return 1
 }
 
-# node_field ID FIELD: FIELD (addr | state | role | raft | labels) of node ID in NODES.
+# node_field ID FIELD: FIELD (addr | state | role | raft) of node ID in NODES.
 node_field() {
-  local nid addr state role raft labels
-  while read -r nid addr state role raft labels; do
+  local nid addr state role raft
+  while read -r nid addr state role raft; do
     [ "$nid" = "$1" ] || continue
     case "$2" in
       addr) printf '%s\n' "$addr" ;;
       state) printf '%s\n' "$state" ;;
       role) printf '%s\n' "$role" ;;
       raft) printf '%s\n' "$raft" ;;
-      labels) printf '%s\n' "$labels" ;;
     esac
     return 0
   done <<<"$NODES"
@@ -152,9 +149,9 @@ node_field() {
 # picking one at random: two entries that are not Down fail ("cannot tell").
 # shellcheck disable=SC2034 # live and stale are for the caller
 nodes_at() {
-  local nid addr state role raft labels up=""
+  local nid addr state role raft up=""
   live="" stale=""
-  while read -r nid addr state role raft labels; do
+  while read -r nid addr state role raft; do
     [ -n "$nid" ] || continue
     if [ "$addr" != "$1" ] && [ "${raft%:*}" != "$1" ]; then continue; fi
     if [ "$state" = down ]; then
@@ -253,8 +250,8 @@ reachability() { docker node inspect --format '{{with .ManagerStatus}}{{.Reachab
 # other_managers ID (manager only, after read_nodes): the IDs of the Raft members other
 # than ID that are Ready and reachable: those that keep the swarm while ID goes.
 other_managers() {
-  local nid addr state role raft labels out=""
-  while read -r nid addr state role raft labels; do
+  local nid addr state role raft out=""
+  while read -r nid addr state role raft; do
     if [ -z "$nid" ] || [ "$nid" = "$1" ] || [ "$raft" = - ] || [ "$state" != ready ]; then continue; fi
     if [ "$(reachability "$nid")" = reachable ]; then out="${out:+$out }$nid"; fi
   done <<<"$NODES"

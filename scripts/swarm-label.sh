@@ -17,7 +17,7 @@ find_node() {
 retry 30 find_node || fail "no live swarm node has address $NODE_ADDR${stale:+ (only Down entries: $stale)}"
 id=$live
 want="az=$AZ role=$ROLE"
-have=$(node_field "$id" labels) # read with the node table (lib.sh read_nodes)
+have=$(docker node inspect --format '{{with .Spec.Labels}}az={{.az}} role={{.role}}{{end}}' "$id")
 if [ "$have" = "$want" ]; then
   log "skip: node $id ($NODE_ADDR) already labelled $want"
 else

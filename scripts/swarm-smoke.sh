@@ -19,7 +19,7 @@ manager_ready || fail "this node is in no swarm"
 # manager/dispatcher/dispatcher.go, markNodesUnknown): waited for like the service.
 ready_at() {
   local addr state raft
-  while read -r _ addr state _ raft _; do
+  while read -r _ addr state _ raft; do
     if [ "$state" = ready ] && { [ "$addr" = "$1" ] || [ "${raft%:*}" = "$1" ]; }; then return 0; fi
   done <<<"$NODES"
   return 1

@@ -214,11 +214,8 @@ def test_rotate_prints_no_token(host: Host) -> None:
     assert "SWMTKN" not in r.stdout + r.stderr
 
 
-def _cluster(host: Host, *nodes: tuple[str, ...], labelled: bool = True) -> None:
-    """An active manager whose swarm has NODES: (id, address[, status[, role]]). Each
-    node carries its labels, as every node of the program's swarm does (swarm-label.sh),
-    unless LABELLED is false: the node table's last field then holds them, and a reader
-    that names too few fields would read them into RAFT."""
+def _cluster(host: Host, *nodes: tuple[str, ...]) -> None:
+    """An active manager whose swarm has NODES: (id, address[, status[, role]])."""
     host.set("state", "active")
     host.set("nodes", "\n".join(n[0] for n in nodes))
     for node_id, addr, *rest in nodes:
@@ -227,12 +224,10 @@ def _cluster(host: Host, *nodes: tuple[str, ...], labelled: bool = True) -> None
             host.set(f"status-{node_id}", rest[0])
         if len(rest) > 1:
             host.set(f"role-{node_id}", rest[1])
-        if labelled:
-            host.set(f"labels-{node_id}", f"az=eu-west-1a role={rest[1] if len(rest) > 1 else 'worker'}")
 
 
 def test_label_adds_labels_once(host: Host) -> None:
-    _cluster(host, ("n1", "10.0.0.5"), ("n2", "10.0.16.9"), labelled=False)
+    _cluster(host, ("n1", "10.0.0.5"), ("n2", "10.0.16.9"))
     params = {"NODE_ADDR": "10.0.16.9", "ROLE": "worker", "AZ": "eu-west-1b"}
     r = host.run("swarm-label.sh", params)
     assert r.returncode == 0, r.stderr
@@ -242,15 +237,6 @@ def test_label_adds_labels_once(host: Host) -> None:
     r = host.run("swarm-label.sh", params)
     assert r.returncode == 0 and "skip" in r.stderr
     assert "node update" not in host.log("docker.argv")
-    # The labels come with the node table (lib.sh read_nodes): one inspect in all.
-    assert sum(c.startswith("node inspect ") for c in host.log("docker.argv").splitlines()) == 1
-
-
-def test_label_changes_labels_that_differ(host: Host) -> None:
-    _cluster(host, ("n1", "10.0.0.5"), ("n2", "10.0.16.9"))  # labelled az=eu-west-1a role=worker
-    r = host.run("swarm-label.sh", {"NODE_ADDR": "10.0.16.9", "ROLE": "worker", "AZ": "eu-west-1b"})
-    assert r.returncode == 0, r.stderr
-    assert _node_calls(host) == ["node update --label-add az=eu-west-1b --label-add role=worker n2"]
 
 
 def test_label_labels_the_live_node_not_a_stale_one_at_its_address(host: Host) -> None:
