@@ -13,11 +13,25 @@ from lab.backends import Host, namespace
 HOST = Host(2, "swl-n2", "10.77.0.12", Path("/nonexistent"))
 
 
+class _Clock:
+    """The module's `time`: its sleeps pass at once and move its clock on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
 def restarts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     done: list[int] = []
     monkeypatch.setattr(namespace, "restart_dockerd", done.append)
     monkeypatch.setattr(namespace, "proc_net", lambda host: Path(f"/proc/net-of-{host.name}"))
+    monkeypatch.setattr(namespace, "time", _Clock())
     return done
 
 
