@@ -5,25 +5,14 @@ that lets it go within the grace period is left alone."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from lab.backends import Host, namespace
+from tests.unit.test_lab_engine_command import FakeClock
 
 HOST = Host(2, "swl-n2", "10.77.0.12", Path("/nonexistent"))
-
-
-class _Clock:
-    """The module's `time`: its sleeps pass at once and move its clock on."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -31,7 +20,8 @@ def restarts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     done: list[int] = []
     monkeypatch.setattr(namespace, "restart_dockerd", done.append)
     monkeypatch.setattr(namespace, "proc_net", lambda host: Path(f"/proc/net-of-{host.name}"))
-    monkeypatch.setattr(namespace, "time", _Clock())
+    clock = FakeClock()  # the module's `time`: its sleeps pass at once and move its clock on
+    monkeypatch.setattr(namespace, "time", SimpleNamespace(monotonic=clock, sleep=clock.sleep))
     return done
 
 
