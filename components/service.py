@@ -26,6 +26,10 @@ class ServiceArgs:
     private_key: pulumi.Input[str] | None  # None: the deployer's SSH agent
     ssh_opts: pulumi.Input[list[str]]  # the deployer's ssh options for the manager (components/access.py)
     after: list[pulumi.Resource]  # every join and label: the service needs the whole cluster
+    # manager-1 in the swarm: the provider, the image's digest and the overlay network talk
+    # to it alone, so they go on while the other nodes join (a swarm-scoped network needs
+    # no node but a manager; a node gets it with its first task).
+    manager_ready: list[pulumi.Resource]
     service_name: str
     image: str
     replicas: int
@@ -67,8 +71,9 @@ class Service(pulumi.ComponentResource):
             # this, the provider connects on a resource's first real use, not when configured.
             disable_docker_daemon_check=True,
             # Configured only once the swarm exists and the key file is written.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.manager_ready),
         )
+        on_manager_ready = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=args.manager_ready)
         on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=args.after)
 
         # Commands on the manager: the same helper as the swarm's steps (none has a delete).
@@ -81,7 +86,7 @@ class Service(pulumi.ComponentResource):
             f"{name}-image",
             on_manager,
             render("swarm-image-digest.sh", {"IMAGE": args.image}),
-            args.after,
+            args.manager_ready,
             triggers=[args.image],
             logging=remote.Logging.STDERR,
         )
@@ -110,7 +115,7 @@ class Service(pulumi.ComponentResource):
             # step_generator.go: Check re-runs with the new inputs on replace).
             labels=[docker.NetworkLabelArgs(label=ENCRYPTED_LABEL, value="true")] if args.encrypted_overlay else None,
             opts=pulumi.ResourceOptions.merge(
-                on_swarm,
+                on_manager_ready,
                 pulumi.ResourceOptions.merge(
                     replace_first,
                     pulumi.ResourceOptions(ignore_changes=["options"] if args.encrypted_overlay else None),

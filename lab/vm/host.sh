@@ -39,7 +39,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../apt-install.sh"
 CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PKGS=(qemu-system-x86 qemu-utils mmdebstrap genisoimage e2fsprogs docker-registry busybox-static
-      dpkg-dev curl iproute2 openssh-client python3)
+      dpkg-dev zstd curl iproute2 openssh-client python3)
 MAX_VMS=99
 T0=${EPOCHREALTIME/./}
 
@@ -115,7 +115,7 @@ install() { apt_install_missing docker-registry.service swv-saved "${PKGS[@]}"; 
 check_tools() {
   local t
   for t in qemu-system-x86_64 qemu-img mmdebstrap genisoimage mkfs.ext4 docker-registry dpkg-scanpackages \
-           curl ip python3; do
+           zstd ar xz curl ip python3; do
     command -v "$t" >/dev/null || die "$t missing: run '$0 install'"
   done
 }
@@ -165,7 +165,7 @@ image() {
 # repo PKG...: the .debs that installing PKG... on the image needs (dependencies and
 # recommends, as apt on the guest resolves them), with a Packages index
 repo() {
-  local dir www=$STATE/www/repo pkgs=() tries
+  local dir www=$STATE/www/repo pkgs=() tries deb used=() f
   [ $# -gt 0 ] || die "repo: name the packages the user data installs"
   dir=$(image_dir)
   [ -s "$dir/dpkg-status" ] || die "no image: run '$0 image'"
@@ -181,8 +181,53 @@ repo() {
     step "repo: package lists look stale; apt-get update"
     apt-get update -qq
   done
+  for deb in "$www"/*.deb; do used+=("$(as_ubuntu_ships "$deb")"); done
+  for f in "$CACHE"/deb-zstd/*.deb; do  # copies of packages this repo no longer has
+    [ -e "$f" ] || continue
+    case " ${used[*]} " in *" ${f##*/} "*) ;; *) rm -f "$f" ;; esac
+  done
   (cd "$www" && dpkg-scanpackages -m . /dev/null > Packages 2>/dev/null)
-  step "repo: $(grep -c '^Package:' "$www/Packages") packages ($(du -sh "$www" | cut -f1)) for: $*"
+  step "repo: $(grep -c '^Package:' "$www/Packages") packages ($(du -sh "$www" | cut -f1), zstd) for: $*"
+}
+
+# as_ubuntu_ships DEB: DEB's members recompressed with zstd, as Ubuntu's archive ships
+# them ("Hello zstd compressed .debs in Ubuntu!", Ubuntu 21.10 on: built by dpkg >=
+# 1.20.9ubuntu2); Debian's are xz. The tar streams stay byte for byte what Debian built
+# (checked), so the guest installs the same files; only the unpack's decompression is
+# Ubuntu's: zstd, which the guest's dpkg reads (dpkg 1.21.18 debian/changelog: "libdpkg:
+# Add zstd support for .deb archives"; bookworm has 1.21.22+). Cached by DEB's sha256;
+# prints the cached copy's name.
+as_ubuntu_ships() {
+  local deb sum out tmp m members=() zmembers=()
+  deb=$(readlink -f "$1")
+  sum=$(sha256sum "$deb" | cut -d' ' -f1)
+  out=$CACHE/deb-zstd/$sum.deb
+  if [ ! -s "$out" ]; then
+    mkdir -p "${out%/*}"
+    mapfile -t members < <(ar t "$deb")
+    if [ "${members[0]:-}" != debian-binary ] || [ ${#members[@]} != 3 ]; then
+      die "repo: $deb: unexpected members: ${members[*]}"
+    fi
+    tmp=$(mktemp -d "$CACHE/tmp-zstd.XXXXXX")
+    (cd "$tmp" && ar x "$deb")
+    for m in "${members[@]}"; do
+      case $m in
+        debian-binary) zmembers+=("$m") ;;
+        *.tar.xz)  xz -dc "$tmp/$m" | zstd -q -o "$tmp/${m%.xz}.zst"; zmembers+=("${m%.xz}.zst") ;;
+        *.tar.gz)  gzip -dc "$tmp/$m" | zstd -q -o "$tmp/${m%.gz}.zst"; zmembers+=("${m%.gz}.zst") ;;
+        *.tar.zst) zmembers+=("$m") ;;
+        *) rm -rf "$tmp"; die "repo: $deb: member $m: unknown compression" ;;
+      esac
+    done
+    (cd "$tmp" && ar rc new.deb "${zmembers[@]}")
+    if [ "$(dpkg-deb --fsys-tarfile "$deb" | sha256sum)" != "$(dpkg-deb --fsys-tarfile "$tmp/new.deb" | sha256sum)" ] ||
+       [ "$(dpkg-deb --ctrl-tarfile "$deb" | sha256sum)" != "$(dpkg-deb --ctrl-tarfile "$tmp/new.deb" | sha256sum)" ]; then
+      rm -rf "$tmp"; die "repo: $deb: the zstd copy's tar streams differ from the original's"
+    fi
+    mv "$tmp/new.deb" "$out"; rm -rf "$tmp"
+  fi
+  ln -f "$out" "$deb" 2>/dev/null || cp "$out" "$deb"
+  echo "${out##*/}"
 }
 
 # ---------------------------------------------------------------- bridge, servers
