@@ -382,10 +382,18 @@ def render(res: Result) -> str:
 
 
 def recipe_hash() -> str:
-    """What a run's timings depend on: the user data's template and the lab's VM scripts."""
+    """What a run's timings depend on: the user data and the scripts the program sends
+    (scripts/), the program itself (its steps and their order), and the lab's VM scripts."""
     h = hashlib.sha256()
-    for f in [ROOT / "scripts" / "cloud-init.yaml", *sorted((ROOT / "lab" / "vm").glob("*.sh"))]:
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    files = [
+        *sorted((ROOT / "scripts").iterdir()),
+        ROOT / "__main__.py",
+        *sorted((ROOT / "components").rglob("*.py")),
+        *sorted((ROOT / "lab" / "vm").glob("*.sh")),
+    ]
+    for f in files:
+        if f.is_file():
+            h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -112,3 +112,25 @@ def test_a_run_that_built_the_image_is_not_one_of_the_cached_image_runs(tmp_path
     assert "510.0" in total and "557.1" not in total, total
     built = next(ln for ln in lines if "image built in the run" in ln)
     assert "557.1" in built, built
+
+
+def test_a_vm_lab_recipe_changes_with_the_program_its_scripts_and_the_lab(tmp_path, monkeypatch) -> None:
+    """The bench takes the median over runs of one recipe: a change to the steps the program
+    takes (components/, __main__.py), to what it sends (scripts/) or to the VM lab's scripts
+    is a new recipe, and a run from before it is not counted with the runs after it."""
+    from lab.vm import vmlab
+
+    files = ["scripts/cloud-init.yaml", "scripts/swarm-join.sh", "__main__.py", "components/service.py",
+             "components/swarm/membership.py", "lab/vm/host.sh"]  # fmt: skip
+    for f in files:
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text(f"# {f}\n")
+    monkeypatch.setattr(vmlab, "ROOT", tmp_path)
+    base = vmlab.recipe_hash()
+    for f in files:
+        (tmp_path / f).write_text(f"# {f}, changed\n")
+        assert vmlab.recipe_hash() != base, f
+        (tmp_path / f).write_text(f"# {f}\n")
+    assert vmlab.recipe_hash() == base
+    (tmp_path / "README.md").write_text("docs only\n")
+    assert vmlab.recipe_hash() == base
