@@ -27,8 +27,9 @@ class ServiceArgs:
     ssh_opts: pulumi.Input[list[str]]  # the deployer's ssh options for the manager (components/access.py)
     after: list[pulumi.Resource]  # every join and label: the service needs the whole cluster
     # manager-1 in the swarm: the provider, the image's digest and the overlay network talk
-    # to it alone, so they go on while the other nodes join (a swarm-scoped network needs
-    # no node but a manager; a node gets it with its first task).
+    # to it alone, so they go on while the other nodes join. A swarm-scoped network lives
+    # in the managers' store; a node creates it locally when it prepares a task on it
+    # (moby daemon/cluster/executor/container/adapter.go, createNetworks).
     manager_ready: list[pulumi.Resource]
     service_name: str
     image: str
