@@ -138,7 +138,6 @@ app = Service(
         private_key=private_key,
         ssh_opts=access.opts_for(swarm.manager.host_key),
         after=[*swarm.members],  # (each member waits for its join)
-        manager_ready=[swarm.entry],
         service_name=cfg.service_name,
         image=cfg.service_image,
         replicas=cfg.service_replicas,

@@ -26,11 +26,6 @@ class ServiceArgs:
     private_key: pulumi.Input[str] | None  # None: the deployer's SSH agent
     ssh_opts: pulumi.Input[list[str]]  # the deployer's ssh options for the manager (components/access.py)
     after: list[pulumi.Resource]  # every join and label: the service needs the whole cluster
-    # manager-1 in the swarm: the provider, the image's digest and the overlay network talk
-    # to it alone, so they go on while the other nodes join. A swarm-scoped network lives
-    # in the managers' store; a node creates it locally when it prepares a task on it
-    # (moby daemon/cluster/executor/container/adapter.go, createNetworks).
-    manager_ready: list[pulumi.Resource]
     service_name: str
     image: str
     replicas: int
@@ -72,9 +67,8 @@ class Service(pulumi.ComponentResource):
             # this, the provider connects on a resource's first real use, not when configured.
             disable_docker_daemon_check=True,
             # Configured only once the swarm exists and the key file is written.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.manager_ready),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )
-        on_manager_ready = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=args.manager_ready)
         on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=args.after)
 
         # Commands on the manager: the same helper as the swarm's steps (none has a delete).
@@ -87,7 +81,7 @@ class Service(pulumi.ComponentResource):
             f"{name}-image",
             on_manager,
             render("swarm-image-digest.sh", {"IMAGE": args.image}),
-            args.manager_ready,
+            args.after,
             triggers=[args.image],
             logging=remote.Logging.STDERR,
         )
@@ -116,7 +110,7 @@ class Service(pulumi.ComponentResource):
             # step_generator.go: Check re-runs with the new inputs on replace).
             labels=[docker.NetworkLabelArgs(label=ENCRYPTED_LABEL, value="true")] if args.encrypted_overlay else None,
             opts=pulumi.ResourceOptions.merge(
-                on_manager_ready,
+                on_swarm,
                 pulumi.ResourceOptions.merge(
                     replace_first,
                     pulumi.ResourceOptions(ignore_changes=["options"] if args.encrypted_overlay else None),

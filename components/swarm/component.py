@@ -49,7 +49,6 @@ class Swarm(pulumi.ComponentResource):
     unlock_key: pulumi.Output[str] | None  # secret; only with autolock
     manager: Node  # the entry manager: manager-1
     members: list[pulumi.Resource]  # done when every node is in and labelled
-    entry: pulumi.Resource  # done when manager-1 is in and labelled: enough for what talks only to it
 
     def __init__(self, name: str, args: SwarmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("swarm:docker:Swarm", name, None, opts)
@@ -103,7 +102,6 @@ class Swarm(pulumi.ComponentResource):
         roles = sorted({n.role for n in args.nodes[1:]})
         tokens = bootstrap.join_tokens(sh, name, first, roles, node_set, [entry_joined])
 
-        self.entry = first_member
         self.members = [first_member]
         previous_manager: list[pulumi.Resource] = [first_member]
         for n in args.nodes[1:]:
