@@ -12,8 +12,8 @@
 #   registry   10.78.0.1:5000 (Debian's docker-registry, plain HTTP)
 #   image      $CACHE/img-<sha256 of build-image.sh>/ (base.raw, vmlinuz, initrd.img, packages.txt)
 #
-# Usage: host.sh install | image | repo PKG... | net | serve | vm-start K | vm-stop K
-#                | status | down
+# Usage: host.sh install | image | repo PKG... | as-ubuntu-ships DEB... | net | serve
+#                | vm-start K | vm-stop K | status | down
 # Env:   VMLAB_STATE (default /tmp/swarm-vmlab-state), VMLAB_CACHE (default
 #        /var/cache/swarm-vmlab), VMLAB_MEM (MiB, default 1024), VMLAB_SMP (vCPUs, default 2),
 #        VMLAB_ACCEL (default tcg), VMLAB_CPU (default qemu64), VMLAB_KERNEL_ARGS (default none)
@@ -213,13 +213,15 @@ as_ubuntu_ships() {
     for m in "${members[@]}"; do
       case $m in
         debian-binary) zmembers+=("$m") ;;
-        *.tar.xz)  xz -dc "$tmp/$m" | zstd -q -o "$tmp/${m%.xz}.zst"; zmembers+=("${m%.xz}.zst") ;;
-        *.tar.gz)  gzip -dc "$tmp/$m" | zstd -q -o "$tmp/${m%.gz}.zst"; zmembers+=("${m%.gz}.zst") ;;
+        *.tar.xz)  xz -dc "$tmp/$m" | zstd -q -o "$tmp/${m%.xz}.zst" || { rm -rf "$tmp"; die "repo: $deb: recompressing $m failed"; }
+                   zmembers+=("${m%.xz}.zst") ;;
+        *.tar.gz)  gzip -dc "$tmp/$m" | zstd -q -o "$tmp/${m%.gz}.zst" || { rm -rf "$tmp"; die "repo: $deb: recompressing $m failed"; }
+                   zmembers+=("${m%.gz}.zst") ;;
         *.tar.zst) zmembers+=("$m") ;;
         *) rm -rf "$tmp"; die "repo: $deb: member $m: unknown compression" ;;
       esac
     done
-    (cd "$tmp" && ar rc new.deb "${zmembers[@]}")
+    (cd "$tmp" && ar rc new.deb "${zmembers[@]}") || { rm -rf "$tmp"; die "repo: $deb: ar failed"; }
     if [ "$(dpkg-deb --fsys-tarfile "$deb" | sha256sum)" != "$(dpkg-deb --fsys-tarfile "$tmp/new.deb" | sha256sum)" ] ||
        [ "$(dpkg-deb --ctrl-tarfile "$deb" | sha256sum)" != "$(dpkg-deb --ctrl-tarfile "$tmp/new.deb" | sha256sum)" ]; then
       rm -rf "$tmp"; die "repo: $deb: the zstd copy's tar streams differ from the original's"
@@ -349,7 +351,8 @@ down() {
 
 usage() {
   cat >&2 <<EOF
-usage: $0 install | image | repo PKG... | net | serve | vm-start K | vm-stop K | status | down
+usage: $0 install | image | repo PKG... | as-ubuntu-ships DEB... | net | serve | vm-start K | vm-stop K
+          | status | down
 env:   VMLAB_STATE (default /tmp/swarm-vmlab-state), VMLAB_CACHE (default /var/cache/swarm-vmlab)
 EOF
   exit 2
@@ -361,6 +364,7 @@ case $cmd in
   install)  [ $# = 0 ] || usage; install ;;
   image)    [ $# = 0 ] || usage; check_tools; image ;;
   repo)     check_tools; repo "$@" ;;
+  as-ubuntu-ships) [ $# -gt 0 ] || usage; for d in "$@"; do as_ubuntu_ships "$d" >/dev/null; done ;;
   net)      [ $# = 0 ] || usage; net ;;
   serve)    [ $# = 0 ] || usage; check_tools; serve ;;
   vm-start) [ $# = 1 ] || usage; check_tools; vm_start "$1" ;;
