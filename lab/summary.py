@@ -108,6 +108,41 @@ def collect(service_name: str = "testapp", network: str | None = None, published
     return s
 
 
+def answering(s: Summary) -> bool:
+    """Every task of the service listed and answering, with the page that names its container."""
+    return bool(s.tasks) and all(t.get("answer", "").startswith(t["container"][:12]) for t in s.tasks)
+
+
+def settled(nodes_within_s: float = 30.0, tasks_within_s: float = 60.0) -> tuple[Summary, float]:
+    """collect() once a second until every node is Ready and every task answers, or the
+    time for what is missing has passed; the last summary and the seconds waited. The
+    waits are the program's own: a new leader marks every node "unknown" until its next
+    heartbeat (swarmkit manager/dispatcher/dispatcher.go, markNodesUnknown; the end of a
+    run that removed a manager elects one), and scripts/swarm-smoke.sh gives a listed
+    task 60 s to answer (its check_tasks), so the lab's view is no stricter than the
+    program's; a task that does not answer for that long still fails the caller."""
+    t0 = time.monotonic()
+    while True:
+        s = collect()
+        waited = time.monotonic() - t0
+        nodes_pending = not all(n["state"] == "ready" for n in s.nodes) and waited < nodes_within_s
+        tasks_pending = not answering(s) and waited < tasks_within_s
+        if not (nodes_pending or tasks_pending):
+            return s, waited
+        time.sleep(1)
+
+
+def describe_tasks(s: Summary) -> str:
+    """Each task, whole (node, container, overlay address, who asked, the answer): for a
+    failure's message."""
+    said = [
+        f"{t['task']} on {t['node']} ({t['state']}, container {t['container'] or '-'}, {t['ip'] or 'no address'},"
+        f" asked from {t.get('asked_from', '-')}): {t.get('answer', 'not asked')}"
+        for t in s.tasks
+    ]
+    return "; ".join(said) or "no task"
+
+
 def _ask_each_task(tasks: list[dict[str, Any]], port: int) -> None:
     """From inside a task container (so across the overlay/VXLAN), ask every task."""
     asker = next((t for t in tasks if t["container"] and t["node"].startswith("swl-n")), None)
@@ -120,8 +155,9 @@ def _ask_each_task(tasks: list[dict[str, Any]], port: int) -> None:
             if not t["ip"]:
                 t["answer"] = "no overlay address"
                 continue
-            # busybox wget's own -T crashes (busybox 1.35): bound it with timeout instead.
-            res = container.exec_run(["timeout", "3", "wget", "-q", "-O-", f"http://{t['ip']}:{port}/"])
+            # busybox wget's own -T crashes (busybox 1.35): bound it with timeout instead,
+            # 5 s as the program's smoke test asks each task (scripts/swarm-smoke.sh).
+            res = container.exec_run(["timeout", "5", "wget", "-q", "-O-", f"http://{t['ip']}:{port}/"])
             out = res.output if isinstance(res.output, bytes) else b""
             ok = res.exit_code == 0
             t["answer"] = out.decode(errors="replace").strip() if ok else f"no answer (exit {res.exit_code})"

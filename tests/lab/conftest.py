@@ -99,7 +99,7 @@ def _default_stack_is_whole() -> str | None:
     run, no config set on top, nothing pending, and its swarm as the hosts say (every node
     of the state Ready and active, one leader, 2 of 2 replicas running, each answering)."""
     from lab import engine
-    from lab.summary import collect
+    from lab.summary import answering, collect, describe_tasks
 
     if not (engine.LAB_STATE / "stack.json").exists():
         return "no stack"
@@ -119,10 +119,8 @@ def _default_stack_is_whole() -> str | None:
         return f"nodes {s.nodes}"
     if [n["manager"].lower() for n in s.nodes if n["role"] == "manager"] != ["leader"]:
         return f"managers {s.nodes}"
-    if not (s.service.get("running") == s.service.get("desired") == 2) or not all(
-        t.get("answer", "").startswith(t["container"][:12]) for t in s.tasks
-    ):
-        return f"service {s.service}, tasks {s.tasks}"
+    if not (s.service.get("running") == s.service.get("desired") == 2) or not answering(s):
+        return f"service {s.service}, tasks: {describe_tasks(s)}"
     return None
 
 

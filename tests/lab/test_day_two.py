@@ -14,7 +14,7 @@ import pytest
 
 from lab import engine
 from lab.engine import events as engine_events
-from lab.summary import collect, socket_client
+from lab.summary import answering, collect, describe_tasks, settled, socket_client
 from tests.lab.test_lab import reset, state, up
 
 pytestmark = pytest.mark.lab
@@ -36,22 +36,16 @@ def cluster_id() -> str:
 
 
 def whole(managers: int, nodes: int) -> None:
-    """NODES nodes, all Ready and Active, MANAGERS of them managers, the service whole. A
-    new leader marks every node "unknown" until its next heartbeat (swarmkit
-    manager/dispatcher/dispatcher.go, markNodesUnknown), and the end of a run that removed
-    a manager elects one: up to 30 s for the heartbeats."""
-    deadline = time.monotonic() + 30
-    while True:
-        s = collect()
-        if all(n["state"] == "ready" for n in s.nodes) or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    """NODES nodes, all Ready and Active, MANAGERS of them managers, the service whole:
+    as soon as it is, within the program's own waits (lab/summary.py settled)."""
+    s, waited = settled()
+    print(f"whole: the swarm settled after {waited:.1f} s")
     assert len(s.nodes) == nodes, s.nodes
     assert all(n["state"] == "ready" and n["availability"] == "active" for n in s.nodes), s.nodes
     ranks = sorted(n["manager"].lower() for n in s.nodes if n["role"] == "manager")
     assert ranks == ["leader"] + ["reachable"] * (managers - 1), s.nodes
     assert s.service["running"] == s.service["desired"] == 2, s.service
-    assert all(t["answer"].startswith(t["container"][:12]) for t in s.tasks), s.tasks
+    assert answering(s), f"after {waited:.0f} s: {describe_tasks(s)}"
 
 
 def instance_ops(run: str) -> set[tuple[str, str]]:

@@ -18,7 +18,7 @@ from lab import engine
 from lab.backends.namespace import discover_hosts, free_gossip_port, leave_swarm
 from lab.engine import events as engine_events
 from lab.providers.command import CommandFailed, run_remote
-from lab.summary import collect, has_ipvs, socket_client
+from lab.summary import answering, collect, describe_tasks, has_ipvs, settled, socket_client
 
 pytestmark = pytest.mark.lab
 HOSTS_SH = str(engine.ROOT / "lab" / "hosts.sh")
@@ -74,7 +74,7 @@ def fresh(lab_hosts: int) -> int:
 @pytest.mark.leaves_default_stack
 def test_fresh_cluster_runs_the_service(fresh: int) -> None:
     out = up()
-    s = collect()
+    s, waited = settled()
     assert len(s.nodes) == 3
     assert all(n["state"] == "ready" and n["availability"] == "active" for n in s.nodes)
     assert sorted(n["role"] for n in s.nodes) == ["manager", "worker", "worker"]
@@ -82,8 +82,7 @@ def test_fresh_cluster_runs_the_service(fresh: int) -> None:
     assert s.service["running"] == s.service["desired"] == 2
     assert s.service["ports"] == ["*:5001->5000/tcp (ingress)"]
     assert len(s.tasks) == 2
-    for t in s.tasks:
-        assert t["answer"].startswith(t["container"][:12]), t  # the page names the container
+    assert answering(s), f"after {waited:.0f} s: {describe_tasks(s)}"  # each page names its container
     assert out.exports["smokeTest"].startswith("ok: 2/2 running")
     if has_ipvs() and os.environ.get("LAB_MESH") == "auto":
         # A kernel with IP_VS (GitHub's runners): the mesh answers on every node.
