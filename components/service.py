@@ -156,8 +156,9 @@ class Service(pulumi.ComponentResource):
                 parallelism=1, delay="5s", order="stop-first", failure_action="pause", monitor="30s"
             ),
             # `pulumi up` returns only once the replicas run (or fails after the timeout).
-            # The provider's create waits `delay`, then polls at least 5 s apart
-            # (kreuzwerker v4.5.0 StateChangeConf, MinTimeout 5s): a short first wait lets a
+            # The provider's create waits `delay`, then looks, then 5 s later, then every
+            # 10 s (kreuzwerker v4.5.0 over terraform-plugin-sdk v2.40.1 StateChangeConf,
+            # MinTimeout 5s: docs/upstream/docker.md section 7): a short first wait lets a
             # service whose image is already local count as converged at the first look.
             converge_config=docker.ServiceConvergeConfigArgs(delay="2s", timeout="5m"),
             opts=pulumi.ResourceOptions.merge(on_swarm, replace_first),

@@ -14,8 +14,10 @@ are made with docker-py, and the provider's read-back and diff are modelled:
   and, with QueryRegistry, pinned client-side to `repo:tag@sha256:<digest>` with the
   image's platforms added to the placement; Update sends the normalised image without
   pinning. No upsert: a name that exists fails as the daemon answers (swarm names are
-  unique). Converge waits as `StateChangeConf` does (create: the converge delay, then
-  polls; update: 7 s, polls >= 5 s apart); a create that does not converge deletes it;
+  unique). Converge waits as `StateChangeConf` does (lab/providers/statechange.py;
+  create: the converge delay, update: 7 s; then refreshes 5 s, then 10 s apart), and
+  both end with the Read's own wait (2 s, then until the endpoint mode shows); a create
+  that does not converge deletes it;
 - Read (`flatten*`): what the daemon holds, in the provider's form: durations in Go's
   short form (`shortDur`), placement prefs verbatim (the spread descriptor: a
   `spread=` prefix is NOT parsed, and swarmkit ignores such a descriptor), the network's
@@ -45,6 +47,7 @@ from docker.transport import sshconn
 
 from harness.run import unwrap
 from lab.providers.base import Ctx, Diff, Old, ignored, plugin_environment, top
+from lab.providers.statechange import StateTimeout, wait_for_state
 
 # --- Go durations ------------------------------------------------------------------
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -459,14 +462,17 @@ def diff_network(config: dict[str, Any], state: dict[str, Any], ignore_changes: 
 class DockerProvider:
     """Network and Service; CLIENT_FOR makes a client from the provider's config (tests: a fake)."""
 
-    UPDATE_DELAY, UPDATE_MIN_POLL = 7.0, 5.0  # resourceDockerServiceUpdate's StateChangeConf
+    # resource_docker_service_funcs.go (v4.5.0): every StateChangeConf's MinTimeout; the
+    # update's converge Delay; resourceDockerServiceRead's Delay and Timeout
+    MIN_TIMEOUT, UPDATE_DELAY, READ_DELAY, READ_TIMEOUT = 5.0, 7.0, 2.0, 30.0
 
     def __init__(self, kind: str, client_for: Callable[[dict[str, Any]], Any] = client_for,
-                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         assert kind in ("network", "service")
         self.kind = kind
         self.client_for = client_for
-        self.sleep = sleep
+        self.sleep, self.clock = sleep, clock
 
     def diff(self, ctx: Ctx, old: Old, news: dict[str, Any], ignore_changes: list[str]) -> Diff:
         state = unwrap(old.outputs)
@@ -546,29 +552,49 @@ class DockerProvider:
         plats = [{"Architecture": p.get("architecture", ""), "OS": p.get("os", "")} for p in d.get("Platforms") or []]
         return f"{image.split('@', 1)[0]}@{digest}", plats
 
-    def _converge(self, client: Any, ctx: Ctx, service_id: str, replicas: int, timeout: float, delay: float,
-                  min_poll: float) -> None:  # fmt: skip
-        """StateChangeConf: wait DELAY, then poll (>= MIN_POLL apart) until the running
-        tasks on non-down nodes equal the replicas, or time out."""
-        deadline = time.monotonic() + timeout
-        self.sleep(delay)
-        while True:
+    def _converge(self, client: Any, ctx: Ctx, service_id: str, replicas: int, timeout: float, delay: float) -> None:
+        """The converge wait after a create (the converge delay) or an update (7 s):
+        StateChangeConf with MinTimeout 5 s (lab/providers/statechange.py) over the
+        refresh funcs' test: the running tasks on non-down nodes equal the replicas."""
+        tasks: list[dict[str, Any]] = []
+
+        def converged() -> bool:
+            nonlocal tasks
             down = {n["ID"] for n in client.api.nodes() if n["Status"]["State"] == "down"}
             tasks = client.api.tasks(filters={"service": service_id, "desired-state": "running"})
             running = sum(1 for t in tasks if t["Status"]["State"] == "running" and t.get("NodeID") not in down)
-            if running == replicas:
-                return
-            if time.monotonic() > deadline:
-                # The lab's own note (not the provider's error): where each task is stuck.
-                for t in tasks:
-                    st = t["Status"]
-                    ctx.log(f"task {t['ID'][:12]} on node {t.get('NodeID', '-')[:12]}: {st['State']} "
-                            f"{st.get('Message', '')} {st.get('Err', '')}".rstrip())  # fmt: skip
-                raise TimeoutError(f"did not converge: {running}/{replicas} running after {timeout:.0f}s")
-            self.sleep(min_poll)
+            return running == replicas
+
+        try:
+            wait_for_state(converged, delay=delay, min_timeout=self.MIN_TIMEOUT, timeout=timeout,
+                           sleep=self.sleep, clock=self.clock)  # fmt: skip
+        except StateTimeout:
+            # The lab's own note (not the provider's error): where each task is stuck.
+            for t in tasks:
+                st = t["Status"]
+                ctx.log(f"task {t['ID'][:12]} on node {t.get('NodeID', '-')[:12]}: {st['State']} "
+                        f"{st.get('Message', '')} {st.get('Err', '')}".rstrip())  # fmt: skip
+            # DidNotConvergeError's text
+            raise TimeoutError(f"Service with ID ({service_id}) did not converge after "
+                               f"{go_duration_string(round(timeout * 1e9))}") from None  # fmt: skip
 
     def _read_service(self, client: Any, id_: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        return merge_read_back(inputs, flatten_service(client.api.inspect_service(id_)["Spec"]))
+        """resourceDockerServiceRead, which Create and Update end with: StateChangeConf
+        (Delay 2 s, MinTimeout 5 s, Timeout 30 s) until the service shows its endpoint
+        mode ("all_fields"), then the read-back. (A service gone meanwhile, "removed",
+        is not modelled: the docker client's NotFound fails the step.)"""
+        spec: dict[str, Any] = {}
+
+        def all_fields() -> bool:
+            nonlocal spec
+            svc = client.api.inspect_service(id_)
+            spec = svc["Spec"]
+            return bool(((svc.get("Endpoint") or {}).get("Spec") or {}).get("Mode") or
+                        (spec.get("EndpointSpec") or {}).get("Mode"))  # fmt: skip
+
+        wait_for_state(all_fields, delay=self.READ_DELAY, min_timeout=self.MIN_TIMEOUT, timeout=self.READ_TIMEOUT,
+                       sleep=self.sleep, clock=self.clock)  # fmt: skip
+        return merge_read_back(inputs, flatten_service(spec))
 
     def _create_service(self, ctx: Ctx, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         plain = unwrap(inputs)
@@ -583,7 +609,7 @@ class DockerProvider:
                 replicas = spec["mode"].replicas if spec.get("mode") else 1
                 try:
                     self._converge(client, ctx, id_, replicas, (duration_ns(conv.get("timeout", "3m")) or 0) / 1e9,
-                                   (duration_ns(conv.get("delay", "7s")) or 0) / 1e9, 5.0)  # fmt: skip
+                                   (duration_ns(conv.get("delay", "7s")) or 0) / 1e9)  # fmt: skip
                 except TimeoutError:
                     client.api.remove_service(id_)  # a create that does not converge is deleted
                     raise
@@ -603,7 +629,7 @@ class DockerProvider:
             if conv:
                 replicas = spec["mode"].replicas if spec.get("mode") else 1
                 self._converge(client, ctx, old.id, replicas, (duration_ns(conv.get("timeout", "3m")) or 0) / 1e9,
-                               self.UPDATE_DELAY, self.UPDATE_MIN_POLL)  # fmt: skip
+                               self.UPDATE_DELAY)  # fmt: skip
             ctx.log(f"service {plain['name']} ({old.id[:12]}) updated")
             return self._read_service(client, old.id, news)
         finally:

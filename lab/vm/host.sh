@@ -198,38 +198,45 @@ repo() {
 # Add zstd support for .deb archives"; bookworm has 1.21.22+). Cached by DEB's sha256;
 # prints the cached copy's name.
 as_ubuntu_ships() {
-  local deb sum out tmp m members=() zmembers=()
+  local deb sum out tmp
   deb=$(readlink -f "$1")
   sum=$(sha256sum "$deb" | cut -d' ' -f1)
   out=$CACHE/deb-zstd/$sum.deb
   if [ ! -s "$out" ]; then
     mkdir -p "${out%/*}"
-    mapfile -t members < <(ar t "$deb")
-    if [ "${members[0]:-}" != debian-binary ] || [ ${#members[@]} != 3 ]; then
-      die "repo: $deb: unexpected members: ${members[*]}"
-    fi
     tmp=$(mktemp -d "$CACHE/tmp-zstd.XXXXXX")
-    (cd "$tmp" && ar x "$deb")
-    for m in "${members[@]}"; do
-      case $m in
-        debian-binary) zmembers+=("$m") ;;
-        *.tar.xz)  xz -dc "$tmp/$m" | zstd -q -o "$tmp/${m%.xz}.zst" || { rm -rf "$tmp"; die "repo: $deb: recompressing $m failed"; }
-                   zmembers+=("${m%.xz}.zst") ;;
-        *.tar.gz)  gzip -dc "$tmp/$m" | zstd -q -o "$tmp/${m%.gz}.zst" || { rm -rf "$tmp"; die "repo: $deb: recompressing $m failed"; }
-                   zmembers+=("${m%.gz}.zst") ;;
-        *.tar.zst) zmembers+=("$m") ;;
-        *) rm -rf "$tmp"; die "repo: $deb: member $m: unknown compression" ;;
-      esac
-    done
-    (cd "$tmp" && ar rc new.deb "${zmembers[@]}") || { rm -rf "$tmp"; die "repo: $deb: ar failed"; }
-    if [ "$(dpkg-deb --fsys-tarfile "$deb" | sha256sum)" != "$(dpkg-deb --fsys-tarfile "$tmp/new.deb" | sha256sum)" ] ||
-       [ "$(dpkg-deb --ctrl-tarfile "$deb" | sha256sum)" != "$(dpkg-deb --ctrl-tarfile "$tmp/new.deb" | sha256sum)" ]; then
-      rm -rf "$tmp"; die "repo: $deb: the zstd copy's tar streams differ from the original's"
-    fi
+    # in a subshell: its `die` ends only the copy, and the work directory goes either way
+    ( zstd_copy "$deb" "$tmp" ) || { rm -rf "$tmp"; exit 1; }
     mv "$tmp/new.deb" "$out"; rm -rf "$tmp"
   fi
   ln -f "$out" "$deb" 2>/dev/null || cp "$out" "$deb"
   echo "${out##*/}"
+}
+
+# zstd_copy DEB DIR: DIR/new.deb, DEB with its tar members recompressed with zstd; dies
+# with the reason unless both of its tar streams are DEB's, byte for byte.
+zstd_copy() {
+  local deb=$1 dir=$2 m unpack members=() zmembers=()
+  mapfile -t members < <(ar t "$deb")
+  if [ "${members[0]:-}" != debian-binary ] || [ ${#members[@]} != 3 ]; then
+    die "repo: $deb: unexpected members: ${members[*]}"
+  fi
+  (cd "$dir" && ar x "$deb") || die "repo: $deb: ar x failed"  # (no errexit in here: the caller tests the subshell)
+  for m in "${members[@]}"; do
+    case $m in
+      debian-binary | *.tar.zst) zmembers+=("$m"); continue ;;
+      *.tar.xz) unpack=xz ;;
+      *.tar.gz) unpack=gzip ;;
+      *) die "repo: $deb: member $m: unknown compression" ;;
+    esac
+    "$unpack" -dc "$dir/$m" | zstd -q -o "$dir/${m%.*}.zst" || die "repo: $deb: recompressing $m failed"
+    zmembers+=("${m%.*}.zst")
+  done
+  (cd "$dir" && ar rc new.deb "${zmembers[@]}") || die "repo: $deb: ar failed"
+  for m in --fsys-tarfile --ctrl-tarfile; do
+    [ "$(dpkg-deb "$m" "$deb" | sha256sum)" = "$(dpkg-deb "$m" "$dir/new.deb" | sha256sum)" ] ||
+      die "repo: $deb: the zstd copy's tar streams differ from the original's"
+  done
 }
 
 # ---------------------------------------------------------------- bridge, servers

@@ -384,13 +384,18 @@ def render(res: Result) -> str:
 
 def recipe_hash() -> str:
     """What a run's timings depend on: the user data and the scripts the program sends
-    (scripts/), the program itself (its steps and their order), and the lab's VM scripts."""
+    (scripts/), the program itself (its steps and their order), what runs it (the lab's
+    engine and its provider models, with their waits: lab/engine, lab/providers,
+    harness/), and the VM lab's own code (lab/vm, its backend). Not the namespace lab's."""
     h = hashlib.sha256()
     files = [
         *sorted((ROOT / "scripts").iterdir()),
         ROOT / "__main__.py",
         *sorted((ROOT / "components").rglob("*.py")),
-        *sorted((ROOT / "lab" / "vm").glob("*.sh")),
+        *sorted((ROOT / "harness").glob("*.py")),
+        *(f for d in ("engine", "providers", "vm") for f in sorted((ROOT / "lab" / d).iterdir())),
+        ROOT / "lab" / "backends" / "__init__.py",
+        ROOT / "lab" / "backends" / "vm.py",
     ]
     for f in files:
         if f.is_file():

@@ -116,13 +116,15 @@ def test_a_run_that_built_the_image_is_not_one_of_the_cached_image_runs(tmp_path
 
 def test_a_vm_lab_recipe_changes_with_the_program_its_scripts_and_the_lab(tmp_path, monkeypatch) -> None:
     """The bench takes the median over runs of one recipe: a change to the steps the program
-    takes (components/, __main__.py), to what it sends (scripts/) or to the VM lab's scripts
-    is a new recipe, and a run from before it is not counted with the runs after it; a
-    comment in the program is not."""
+    takes (components/, __main__.py), to what it sends (scripts/), to what runs it (the
+    lab's engine and provider models) or to the VM lab's code is a new recipe, and a run
+    from before it is not counted with the runs after it; a comment in the program, or
+    the namespace lab, is not."""
     from lab.vm import vmlab
 
     files = ["scripts/cloud-init.yaml", "scripts/swarm-join.sh", "__main__.py", "components/service.py",
-             "components/swarm/membership.py", "lab/vm/host.sh"]  # fmt: skip
+             "components/swarm/membership.py", "lab/vm/host.sh", "lab/vm/vmlab.py", "lab/engine/apply.py",
+             "lab/providers/docker.py", "lab/backends/vm.py", "harness/run.py"]  # fmt: skip
     for f in files:
         (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / f).write_text(f"X = '{f}'\n")
@@ -133,7 +135,9 @@ def test_a_vm_lab_recipe_changes_with_the_program_its_scripts_and_the_lab(tmp_pa
         assert vmlab.recipe_hash() != base, f
         (tmp_path / f).write_text(f"X = '{f}'\n")
     assert vmlab.recipe_hash() == base
-    # Not a new recipe: the docs, or a comment or a reformat in the program.
+    # Not a new recipe: the docs, the namespace lab, or a comment or a reformat in the program.
     (tmp_path / "README.md").write_text("docs only\n")
+    (tmp_path / "lab/backends").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "lab/backends/namespace.py").write_text("X = 1\n")
     (tmp_path / "components/service.py").write_text("# why it is so\nX   =   'components/service.py'  # and here\n")
     assert vmlab.recipe_hash() == base

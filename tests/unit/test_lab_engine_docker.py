@@ -177,3 +177,28 @@ def test_create_pins_the_image_and_does_not_upsert() -> None:
     with pytest.raises(docker.errors.APIError, match="name conflicts"):
         prov.create(ctx, INPUTS)
     assert prov.diff(ctx, Old("urn", "t", "svc", sid, INPUTS, out), INPUTS, []).changes
+
+
+def test_create_waits_as_the_provider_does() -> None:
+    """Converge (the converge delay, then refreshes 5 s, then 10 s apart) and the Read's
+    own 2 s delay (resource_docker_service_funcs.go v4.5.0 over terraform-plugin-sdk
+    v2.40.1's StateChangeConf): tasks running from 12 s are seen at 17 s (delay 2 s:
+    refreshes at 2, 7, 17 s), and the create returns at 19 s."""
+    now = [0.0]
+    asked: list[float] = []
+
+    class SlowAPI(FakeAPI):
+        def tasks(self, filters: dict) -> list:
+            asked.append(now[0])
+            state = "running" if now[0] >= 12.0 else "starting"
+            return [{"ID": "t", "Status": {"State": state}, "NodeID": "n"}] * 2
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    prov = dp.DockerProvider("service", client_for=lambda cfg: FakeClient(SlowAPI()), sleep=sleep, clock=lambda: now[0])
+    prov.create(
+        Ctx("urn", "svc", "docker:index/service:Service"),
+        {**INPUTS, "convergeConfig": {"delay": "2s", "timeout": "5m"}},
+    )
+    assert asked == [2.0, 7.0, 17.0] and now[0] == 19.0
